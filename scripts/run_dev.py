@@ -1,0 +1,88 @@
+"""Run the whole product locally: the API server (migrated, demo data in an empty database) and the Flet web client.
+
+    python scripts/run_dev.py [--api-port 8000] [--web-port 8550]
+
+Stops both on Ctrl-C, and stops the other when either exits.
+"""
+
+import argparse
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO_ROOT))
+
+
+def wait_until_up(url: str, process: subprocess.Popen, timeout_s: float = 120) -> bool:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline and process.poll() is None:
+        try:
+            if httpx.get(url, timeout=2).status_code < 500:
+                return True
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.3)
+    return False
+
+
+def stop(process: subprocess.Popen) -> None:
+    if process.poll() is None:
+        process.send_signal(signal.SIGINT)
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--host", default="127.0.0.1", help="address both parts listen on")
+    parser.add_argument("--api-port", type=int, default=8000, help="TCP port of the API server")
+    parser.add_argument("--web-port", type=int, default=8550, help="TCP port of the Flet web client")
+    args = parser.parse_args()
+
+    api_url = f"http://{args.host}:{args.api_port}"
+    web_url = f"http://{args.host}:{args.web_port}"
+    python = sys.executable
+
+    api = subprocess.Popen([python, "-m", "server.cli", "serve", "--host", args.host, "--port", str(args.api_port)], cwd=REPO_ROOT)
+    if not wait_until_up(f"{api_url}/api/health", api):
+        stop(api)
+        print(f"error: the API server did not start (exit code {api.returncode}); see the messages above.", file=sys.stderr)
+        return api.returncode or 1
+
+    web_env = {**os.environ, "FIELDSALES_API_URL": api_url}
+    web = subprocess.Popen([python, "-m", "mobile.web", "--host", args.host, "--port", str(args.web_port)], cwd=REPO_ROOT, env=web_env)
+    if not wait_until_up(web_url, web):
+        stop(web)
+        stop(api)
+        print(f"error: the web client did not start (exit code {web.returncode}); see the messages above.", file=sys.stderr)
+        return web.returncode or 1
+
+    from server.cli import print_demo_logins
+
+    print("\n外勤通 Field Sales is running:")
+    print(f"  Web client : {web_url}   (open at phone size, e.g. 412x915)")
+    print(f"  API server : {api_url}   (OpenAPI docs: {api_url}/docs)")
+    print_demo_logins()
+    print("Press Ctrl-C to stop.\n", flush=True)
+
+    try:
+        while api.poll() is None and web.poll() is None:
+            time.sleep(0.5)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        stop(web)
+        stop(api)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""FastAPI + SQLModel server of 外勤通 Field Sales."""
