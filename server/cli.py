@@ -13,11 +13,12 @@ from pathlib import Path
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import text
+from sqlalchemy.engine import Engine
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError, OperationalError, SQLAlchemyError
 from sqlmodel import Session
 
 from server.config import REPO_ROOT, get_settings
-from server.db import get_engine
+from server.db import disable_sqlite_foreign_keys, get_engine
 
 log = logging.getLogger("server.cli")
 
@@ -53,11 +54,14 @@ def check_database() -> None:
         ) from None
 
 
-def migrate() -> None:
+def migrate(engine: Engine | None = None) -> None:
+    """Upgrade the database (the configured one, or `engine`'s) to the latest schema revision."""
     config = Config(str(REPO_ROOT / "alembic.ini"))
-    with get_engine().begin() as connection:
+    with (engine or get_engine()).connect() as connection:
+        disable_sqlite_foreign_keys(connection)
         config.attributes["connection"] = connection
         command.upgrade(config, "head")
+        connection.commit()
     log.info("database schema is at the latest revision")
 
 

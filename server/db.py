@@ -5,10 +5,14 @@ from functools import lru_cache
 from pathlib import Path
 
 from sqlalchemy import event
-from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.engine import Connection, Engine, make_url
 from sqlmodel import Session, create_engine
 
 from server.config import get_settings
+
+
+# Execution option: start SQLite transactions with BEGIN IMMEDIATE (ignored on PostgreSQL).
+SQLITE_IMMEDIATE = "sqlite_immediate"
 
 
 def build_engine(url: str) -> Engine:
@@ -23,13 +27,33 @@ def build_engine(url: str) -> Engine:
 
     @event.listens_for(engine, "connect")
     def _set_sqlite_pragmas(dbapi_connection, _record) -> None:
+        # Let SQLAlchemy emit BEGIN itself (below) instead of pysqlite, which
+        # commits before DDL and so leaves a failed migration half applied.
+        dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.close()
 
+    @event.listens_for(engine, "begin")
+    def _begin(connection) -> None:
+        # A writing transaction takes the write lock at BEGIN IMMEDIATE: a deferred
+        # one that read first fails with "database is locked" instead of waiting
+        # when another writer commits in between.
+        immediate = connection.get_execution_options().get(SQLITE_IMMEDIATE, False)
+        connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
     return engine
+
+
+def disable_sqlite_foreign_keys(connection: Connection) -> None:
+    """Stop enforcing foreign keys on this SQLite connection, for Alembic's batch table rebuilds.
+
+    Must run before the connection begins a transaction: SQLite ignores the pragma inside one.
+    """
+    if connection.dialect.name == "sqlite":
+        connection.connection.driver_connection.execute("PRAGMA foreign_keys=OFF")
 
 
 @lru_cache
@@ -40,3 +64,8 @@ def get_engine() -> Engine:
 def get_session() -> Iterator[Session]:
     with Session(get_engine()) as session:
         yield session
+
+
+def writing_session(engine: Engine | None = None) -> Session:
+    """Open a session for a writing transaction (BEGIN IMMEDIATE on SQLite)."""
+    return Session((engine or get_engine()).execution_options(**{SQLITE_IMMEDIATE: True}))

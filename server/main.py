@@ -6,7 +6,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 from sqlalchemy import text
 
-from server.api import auth, customers, members
+from server.api import auth, customers, members, sync
 from server.db import get_engine
 from server.errors import install_error_handlers
 
@@ -33,6 +33,7 @@ def create_app() -> FastAPI:
     app.include_router(auth.router)
     app.include_router(customers.router)
     app.include_router(members.router)
+    app.include_router(sync.router)
 
     @app.get("/api/health", tags=["health"])
     def health() -> dict[str, str]:

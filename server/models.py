@@ -1,13 +1,16 @@
-"""Database tables of the organisation: regions, stores, users, customers, contacts, visits, members.
+"""Database tables: the organisation (regions, stores, users, customers, contacts, visits,
+follow-ups, members) and the sync bookkeeping (change log, clients, rejections, conflicts).
 
-Every synced row has a client-generatable UUID primary key. Timestamps are UTC.
+Every synced row has a client-generatable UUID primary key, a `version` (the change
+sequence number of its last write), a `deleted` tombstone flag and the change sequence
+number of each field's last write. Timestamps are UTC.
 """
 
 import enum
 import uuid
 from datetime import date, datetime, timezone
 
-from sqlalchemy import Column, DateTime, Enum, String
+from sqlalchemy import JSON, BigInteger, Column, DateTime, Enum, Index, String
 from sqlmodel import Field, SQLModel
 
 
@@ -41,6 +44,16 @@ class CoordSystem(str, enum.Enum):
 def _enum_column_type(enum_class: type[enum.Enum], length: int) -> Enum:
     """A VARCHAR holding the enum's values (not names), loaded back as the enum member."""
     return Enum(enum_class, native_enum=False, length=length, values_callable=lambda members: [m.value for m in members])
+
+
+class SyncedRow(SQLModel):
+    """Columns every synced table carries."""
+
+    version: int = Field(default=0, sa_type=BigInteger, index=True)
+    deleted: bool = False
+    # Change sequence number of each field's last write, for field-level conflict detection.
+    field_versions: dict = Field(default_factory=dict, sa_type=JSON)
+    server_updated_at: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))
 
 
 class Region(SQLModel, table=True):
@@ -90,7 +103,7 @@ class AuthToken(SQLModel, table=True):
     expires_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
 
 
-class Customer(SQLModel, table=True):
+class Customer(SyncedRow, table=True):
     __tablename__ = "customers"
 
     id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
@@ -109,7 +122,7 @@ class Customer(SQLModel, table=True):
     updated_at: datetime = _timestamp()
 
 
-class Contact(SQLModel, table=True):
+class Contact(SyncedRow, table=True):
     __tablename__ = "contacts"
 
     id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
@@ -121,7 +134,7 @@ class Contact(SQLModel, table=True):
     phone: str = Field(default="", max_length=20)
 
 
-class Visit(SQLModel, table=True):
+class Visit(SyncedRow, table=True):
     __tablename__ = "visits"
 
     id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
@@ -131,6 +144,19 @@ class Visit(SQLModel, table=True):
     checked_in_at: datetime | None = _timestamp(nullable=True)
     checked_out_at: datetime | None = _timestamp(nullable=True)
     summary: str = Field(default="", max_length=1000)
+
+
+class Followup(SyncedRow, table=True):
+    """A one-line follow-up a rep or clerk recorded about a customer."""
+
+    __tablename__ = "followups"
+
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    customer_id: uuid.UUID = Field(foreign_key="customers.id", index=True)
+    author_id: uuid.UUID = Field(foreign_key="users.id", index=True)
+    text: str = Field(default="", max_length=2000)
+    # When the author recorded it, by the device clock; kept as data, never used for ordering.
+    captured_at: datetime | None = _timestamp(nullable=True)
 
 
 class Member(SQLModel, table=True):
@@ -145,4 +171,93 @@ class Member(SQLModel, table=True):
     phone: str = Field(default="", max_length=20)
     baby_birth_date: date | None = None
     allergens: str = Field(default="", max_length=255)
+    created_at: datetime = _timestamp()
+
+
+class SyncCounter(SQLModel, table=True):
+    """The single row that hands out change sequence numbers.
+
+    A writing transaction increments `value` just before it commits and keeps the row
+    locked until then, so sequence numbers are handed out in commit order. Pulls read
+    `value` as their high-water mark: every change at or below it is committed.
+    """
+
+    __tablename__ = "sync_counter"
+
+    id: int = Field(default=1, primary_key=True)
+    value: int = Field(default=0, sa_type=BigInteger)
+    # Tombstones and evictions at or below this number have been purged; a client
+    # whose cursor is older must download its data again.
+    tombstone_floor: int = Field(default=0, sa_type=BigInteger)
+
+
+class SyncChange(SQLModel, table=True):
+    """One entry of the change log that pulls read, in change sequence order.
+
+    The log holds the latest entry per row and audience only: an older `put` or
+    `delete` of the same row is removed when a newer one is written. The scope
+    columns say who receives the entry: the owning rep, the region's lead, the
+    store's clerks and managers; admins receive every entry except evictions.
+    """
+
+    __tablename__ = "sync_changes"
+    __table_args__ = (
+        Index("ix_sync_changes_owner_seq", "owner_id", "seq"),
+        Index("ix_sync_changes_region_seq", "region_id", "seq"),
+        Index("ix_sync_changes_store_seq", "store_id", "seq"),
+    )
+
+    seq: int = Field(sa_column=Column(BigInteger, primary_key=True, autoincrement=False))
+    entity: str = Field(max_length=16)
+    entity_id: uuid.UUID = Field(index=True)
+    # put: the row is new or changed; delete: tombstone; evict: the row left this audience's scope.
+    op: str = Field(max_length=8)
+    owner_id: uuid.UUID | None = None
+    region_id: uuid.UUID | None = None
+    store_id: uuid.UUID | None = None
+    changed_at: datetime = _timestamp()
+
+
+class SyncClient(SQLModel, table=True):
+    """A client installation (one local database) and the last mutation id the server applied from it."""
+
+    __tablename__ = "sync_clients"
+
+    client_id: uuid.UUID = Field(primary_key=True)
+    user_id: uuid.UUID = Field(foreign_key="users.id", index=True)
+    last_mutation_id: int = Field(default=0, sa_type=BigInteger)
+    created_at: datetime = _timestamp()
+    last_seen_at: datetime = _timestamp()
+
+
+class SyncRejection(SyncedRow, table=True):
+    """A mutation the server did not apply, with the reason shown to the user on the record."""
+
+    __tablename__ = "sync_rejections"
+
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    client_id: uuid.UUID = Field(index=True)
+    mutation_id: int = Field(sa_type=BigInteger)
+    user_id: uuid.UUID = Field(foreign_key="users.id", index=True)
+    entity: str = Field(max_length=16)
+    entity_id: str = Field(max_length=64)
+    op: str = Field(max_length=8)
+    reason: str = Field(max_length=500)
+    fields: dict = Field(default_factory=dict, sa_type=JSON)
+    created_at: datetime = _timestamp()
+
+
+class SyncConflict(SyncedRow, table=True):
+    """A field value that a concurrent edit overwrote: last writer in server order won."""
+
+    __tablename__ = "sync_conflicts"
+
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    entity: str = Field(max_length=16)
+    entity_id: uuid.UUID = Field(index=True)
+    field: str = Field(max_length=32)
+    lost_value: dict = Field(default_factory=dict, sa_type=JSON)
+    won_value: dict = Field(default_factory=dict, sa_type=JSON)
+    lost_by: uuid.UUID | None = None
+    won_by: uuid.UUID | None = None
     created_at: datetime = _timestamp()

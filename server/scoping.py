@@ -29,7 +29,8 @@ def scope_members(query: SelectOfScalar, user: User) -> SelectOfScalar:
 
 
 def customers_query(user: User) -> SelectOfScalar:
-    return scope_customers(select(Customer), user)
+    """Customers `user` may read, tombstones excluded."""
+    return scope_customers(select(Customer).where(Customer.deleted == False), user)  # noqa: E712
 
 
 def members_query(user: User) -> SelectOfScalar:

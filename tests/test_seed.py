@@ -6,8 +6,9 @@ from collections import Counter, defaultdict
 from datetime import date, datetime, timezone
 
 import pytest
-from sqlmodel import Session, SQLModel, func, select
+from sqlmodel import Session, func, select
 
+from server.cli import migrate
 from server.db import build_engine
 from server.models import Contact, CoordSystem, Customer, Member, Region, Role, Store, User, Visit
 from server.security import verify_password
@@ -31,7 +32,7 @@ def organisation() -> DemoOrganisation:
 @pytest.fixture(scope="module")
 def loaded_engine(tmp_path_factory):
     engine = build_engine(f"sqlite:///{tmp_path_factory.mktemp('seed') / 't.sqlite3'}")
-    SQLModel.metadata.create_all(engine)
+    migrate(engine)
     with Session(engine) as session:
         logins = load_demo_organisation(session)
     assert logins == DEMO_LOGINS

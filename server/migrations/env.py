@@ -4,7 +4,7 @@ from alembic import context
 from sqlmodel import SQLModel
 
 import server.models  # noqa: F401  (registers the tables on SQLModel.metadata)
-from server.db import build_engine
+from server.db import build_engine, disable_sqlite_foreign_keys
 from server.config import get_settings
 
 target_metadata = SQLModel.metadata
@@ -16,12 +16,15 @@ def run_migrations_online() -> None:
         engine = build_engine(get_settings().effective_database_url)
         with engine.connect() as connection:
             _run(connection)
+            connection.commit()
         engine.dispose()
     else:
         _run(connectable)
 
 
 def _run(connection) -> None:
+    if not connection.in_transaction():
+        disable_sqlite_foreign_keys(connection)
     context.configure(
         connection=connection,
         target_metadata=target_metadata,

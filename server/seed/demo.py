@@ -17,6 +17,7 @@ from sqlmodel import Session, SQLModel, select
 
 from server.models import Contact, CoordSystem, Customer, Member, Region, Role, Store, User, Visit
 from server.security import hash_password
+from server.sync.changes import log_bulk_inserted_rows
 from server.seed.names import PersonNames
 from server.seed.places import Place, load_places, short_place_name
 from server.seed.vocabulary import (
@@ -179,6 +180,8 @@ def load_demo_organisation(session: Session) -> DemoLogins | None:
         for rows in organisation.tables():
             session.add_all(rows)
             session.flush()
+        # Bulk-inserted rows enter the change log here, so a first sync downloads them.
+        log_bulk_inserted_rows(session)
         session.commit()
     except Exception:
         session.rollback()

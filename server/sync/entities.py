@@ -1,0 +1,191 @@
+"""Synced entities: their tables, how rows go on the wire, and what a client mutation may write.
+
+Each client-writable entity has a pydantic model for the fields a `put` must carry
+(`patch` validates the same fields, all optional) and an authorisation rule.
+"""
+
+import enum
+import uuid
+from datetime import date, datetime
+from typing import Annotated, Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from sqlmodel import Session
+
+from core.wire import SYNCED_FIELDS
+from server.models import (
+    Contact,
+    CoordSystem,
+    Customer,
+    Followup,
+    Role,
+    SyncConflict,
+    SyncedRow,
+    SyncRejection,
+    User,
+    Visit,
+)
+
+ENTITY_MODELS: dict[str, type[SyncedRow]] = {
+    "customers": Customer,
+    "contacts": Contact,
+    "visits": Visit,
+    "followups": Followup,
+    "rejections": SyncRejection,
+    "conflicts": SyncConflict,
+}
+
+
+class MutationRejected(Exception):
+    """A mutation failed validation or authorisation; `reason` is shown to the user on the record."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+def to_wire(value: Any) -> Any:
+    if isinstance(value, uuid.UUID):
+        return str(value)
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    if isinstance(value, enum.Enum):
+        return value.value
+    return value
+
+
+def row_to_wire(entity: str, row: SyncedRow) -> dict[str, Any]:
+    data = {name: to_wire(getattr(row, name)) for name in SYNCED_FIELDS[entity]}
+    data["id"] = str(row.id)
+    data["version"] = row.version
+    return data
+
+
+# ---- Field models for client mutations -------------------------------------------------------
+
+Text64 = Annotated[str, Field(max_length=64)]
+Text128 = Annotated[str, Field(max_length=128)]
+
+
+class _Fields(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+
+class CustomerFields(_Fields):
+    name: str = Field(min_length=1, max_length=128)
+    industry: Text64 = ""
+    address: str = Field(default="", max_length=255)
+    province: str = Field(default="", max_length=32)
+    city: str = Field(default="", max_length=32)
+    district: str = Field(default="", max_length=32)
+    latitude: float | None = Field(default=None, ge=-90, le=90, allow_inf_nan=False)
+    longitude: float | None = Field(default=None, ge=-180, le=180, allow_inf_nan=False)
+    coord_system: CoordSystem = CoordSystem.WGS84
+    owner_id: uuid.UUID | None = None
+    region_id: uuid.UUID | None = None
+
+
+class ContactFields(_Fields):
+    customer_id: uuid.UUID
+    name: str = Field(min_length=1, max_length=64)
+    title: Text64 = ""
+    decision_role: str = "other"
+    phone: str = Field(default="", max_length=20, pattern=r"^[0-9+\- ]*$")
+
+    @field_validator("decision_role")
+    @classmethod
+    def _known_decision_role(cls, value: str) -> str:
+        allowed = ("technical", "purchasing", "finance", "other")
+        if value not in allowed:
+            raise ValueError(f"must be one of {', '.join(allowed)}")
+        return value
+
+
+class VisitFields(_Fields):
+    customer_id: uuid.UUID
+    rep_id: uuid.UUID | None = None
+    visit_type: Text64 = "routine"
+    checked_in_at: datetime | None = None
+    checked_out_at: datetime | None = None
+    summary: str = Field(default="", max_length=1000)
+
+
+class FollowupFields(_Fields):
+    customer_id: uuid.UUID
+    author_id: uuid.UUID | None = None
+    text: str = Field(min_length=1, max_length=2000)
+    captured_at: datetime | None = None
+
+
+FIELD_MODELS: dict[str, type[_Fields]] = {
+    "customers": CustomerFields,
+    "contacts": ContactFields,
+    "visits": VisitFields,
+    "followups": FollowupFields,
+}
+
+# Fields only a regional lead (in their region) or an admin may change: who owns a customer.
+ASSIGNMENT_FIELDS = frozenset({"owner_id", "region_id"})
+# Fields fixed once a row exists.
+IMMUTABLE_FIELDS = {
+    "contacts": frozenset({"customer_id"}),
+    "visits": frozenset({"customer_id", "rep_id"}),
+    "followups": frozenset({"customer_id", "author_id"}),
+    "customers": frozenset(),
+}
+
+
+def validate_fields(entity: str, fields: dict[str, Any], partial: bool) -> dict[str, Any]:
+    """Validate mutation fields and return them converted to Python values.
+
+    For a patch only the given fields are checked and returned.
+    """
+    model = FIELD_MODELS[entity]
+    unknown = sorted(set(fields) - set(model.model_fields))
+    if unknown:
+        raise MutationRejected(f"unknown field(s) {', '.join(unknown)} for {entity}; allowed: {', '.join(model.model_fields)}")
+    try:
+        if partial:
+            validated = _validate_partial(model, fields)
+        else:
+            validated = model.model_validate(fields).model_dump()
+    except ValidationError as error:
+        problems = "; ".join(
+            f"{'.'.join(str(part) for part in issue['loc']) or 'fields'}: {issue['msg']} (got {issue.get('input')!r})"
+            for issue in error.errors()
+        )
+        raise MutationRejected(f"invalid {entity} fields: {problems}") from None
+    return validated
+
+
+def _validate_partial(model: type[_Fields], fields: dict[str, Any]) -> dict[str, Any]:
+    """Validate each given field with the model's rules for that field alone."""
+    instance = model.model_construct()
+    for name, value in fields.items():
+        model.__pydantic_validator__.validate_assignment(instance, name, value)
+    return {name: getattr(instance, name) for name in fields}
+
+
+def user_may_assign(user: User, customer: Customer, new_region_id: uuid.UUID | None) -> bool:
+    if user.role == Role.ADMIN:
+        return True
+    if user.role == Role.REGIONAL_LEAD:
+        return customer.region_id == user.region_id and (new_region_id is None or new_region_id == user.region_id)
+    return False
+
+
+def customer_in_scope(user: User, customer: Customer | None) -> bool:
+    if customer is None:
+        return False
+    if user.role == Role.ADMIN:
+        return True
+    if user.role == Role.REP:
+        return customer.owner_id == user.id
+    if user.role == Role.REGIONAL_LEAD:
+        return customer.region_id is not None and customer.region_id == user.region_id
+    return False
+
+
+def parent_customer(session: Session, entity: str, row_or_fields) -> Customer | None:
+    customer_id = row_or_fields.get("customer_id") if isinstance(row_or_fields, dict) else row_or_fields.customer_id
+    return session.get(Customer, customer_id) if customer_id else None
