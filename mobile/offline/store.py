@@ -202,13 +202,16 @@ class LocalStore:
         """
         with self.transaction() as connection:
             touched: set[tuple[str, str]] = set()
+            # Consecutive changes of one entity and op are written with one executemany.
+            batch: list[dict] = []
             for change in changes:
-                entity, entity_id = change["entity"], change["id"]
-                if change["op"] == "put":
-                    _upsert(connection, entity, change["row"])
-                else:
-                    connection.execute(f"DELETE FROM {entity} WHERE id = ?", (entity_id,))
-                touched.add((entity, entity_id))
+                if batch and (batch[0]["entity"], batch[0]["op"] == "put") != (change["entity"], change["op"] == "put"):
+                    _write_batch(connection, batch)
+                    batch = []
+                batch.append(change)
+                touched.add((change["entity"], change["id"]))
+            if batch:
+                _write_batch(connection, batch)
 
             if last_mutation_id is not None:
                 connection.execute("DELETE FROM outbox WHERE mutation_id <= ?", (last_mutation_id,))
@@ -283,14 +286,19 @@ def _encode(value: Any) -> Any:
     return value
 
 
-def _upsert(connection: sqlite3.Connection, entity: str, row: dict[str, Any]) -> None:
+def _write_batch(connection: sqlite3.Connection, changes: list[dict[str, Any]]) -> None:
+    """Write consecutive pulled changes of one entity: upserts for puts, deletes otherwise."""
+    entity = changes[0]["entity"]
+    if changes[0]["op"] != "put":
+        connection.executemany(f"DELETE FROM {entity} WHERE id = ?", [(change["id"],) for change in changes])
+        return
     names = ["id", "version", *SYNCED_FIELDS[entity]]
+    quoted = ", ".join(f'"{name}"' for name in names)
     placeholders = ", ".join("?" for _ in names)
     updates = ", ".join(f'"{name}" = excluded."{name}"' for name in names[1:])
-    connection.execute(
-        f"INSERT INTO {entity} ({', '.join(chr(34) + n + chr(34) for n in names)}) VALUES ({placeholders}) "
-        f"ON CONFLICT(id) DO UPDATE SET {updates}",
-        [_encode(row.get(name)) for name in names],
+    connection.executemany(
+        f"INSERT INTO {entity} ({quoted}) VALUES ({placeholders}) ON CONFLICT(id) DO UPDATE SET {updates}",
+        [[_encode(change["row"].get(name)) for name in names] for change in changes],
     )
 
 
