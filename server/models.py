@@ -13,6 +13,8 @@ from datetime import date, datetime, timezone
 from sqlalchemy import JSON, BigInteger, Column, DateTime, Enum, Index, String
 from sqlmodel import Field, SQLModel
 
+from core.geofence import CoordSystem  # the geodetic datum a stored position was captured in
+
 
 def utcnow() -> datetime:
     return datetime.now(timezone.utc)
@@ -31,14 +33,6 @@ class Role(str, enum.Enum):
     STORE_MANAGER = "store_manager"
     REGIONAL_LEAD = "regional_lead"
     ADMIN = "admin"
-
-
-class CoordSystem(str, enum.Enum):
-    """Geodetic datum a stored position was captured in."""
-
-    WGS84 = "wgs84"  # GPS
-    GCJ02 = "gcj02"  # AMap, Tencent maps
-    BD09 = "bd09"  # Baidu maps
 
 
 def _enum_column_type(enum_class: type[enum.Enum], length: int) -> Enum:
