@@ -1,6 +1,5 @@
 """Simulated devices for sync tests: the real client code (local store, sync client) against a real server."""
 
-import asyncio
 import itertools
 from pathlib import Path
 
@@ -14,7 +13,7 @@ from server.models import Role, User
 from server.seed.demo import DEMO_PASSWORD
 from server.sync.entities import ENTITY_MODELS, row_to_wire
 from server.sync.pull import audience_filter
-from tests.servers import ApiServer
+from tests.servers import ApiServer, run_coroutine
 
 _rep_numbers = itertools.count()
 
@@ -51,7 +50,7 @@ class Device:
                 client.before_page_commit = self.before_page_commit
                 return await client.sync_once()
 
-        return asyncio.run(run())
+        return run_coroutine(run)
 
     def restart(self) -> None:
         """Simulate the app being killed and started again on the same local database."""

@@ -1,5 +1,6 @@
 """Start real server processes for tests: the API on SQLite or PostgreSQL, and the Flet web client."""
 
+import asyncio
 import os
 import signal
 import socket
@@ -120,3 +121,15 @@ def stop_api_server(server: ApiServer) -> None:
     server.engine.dispose()
     if server.backend == "postgres":
         drop_postgres_database(server.database_url)
+
+
+def run_coroutine(coroutine_function, *args):
+    """Run `coroutine_function(*args)` to completion on a new event loop in its own thread.
+
+    Playwright's sync API keeps an event loop running on the test thread once a browser
+    test ran in this worker, and asyncio.run() refuses to start inside it.
+    """
+    import concurrent.futures
+
+    with concurrent.futures.ThreadPoolExecutor(max_workers=1) as executor:
+        return executor.submit(asyncio.run, coroutine_function(*args)).result()

@@ -8,6 +8,7 @@ import httpx
 from mobile.offline.sync import BackoffPolicy, SyncClient, SyncLoop
 from tests.devices import Device, next_rep
 from tests.faults import FaultProxy
+from tests.servers import run_coroutine
 
 
 def test_backoff_grows_with_jitter():
@@ -43,7 +44,7 @@ def test_loop_syncs_on_start_and_after_write(api_server, tmp_path):
             await loop.stop()
             return pulls_after_start
 
-    pulls_after_start = asyncio.run(scenario())
+    pulls_after_start = run_coroutine(scenario)
 
     assert pulls_after_start >= 1
     assert sum(1 for r in requests if "/push" in r) == 1
@@ -59,7 +60,7 @@ def test_one_sync_in_flight(api_server, tmp_path):
             loop = _loop_for(device, http)
             return await asyncio.gather(loop.sync_now(), loop.sync_now())
 
-    first, second = asyncio.run(scenario())
+    first, second = run_coroutine(scenario)
 
     assert (first is None) != (second is None)
     assert sum(1 for r in requests if "/push" in r) == 1
@@ -85,7 +86,7 @@ def test_failure_backs_off_then_recovers(api_server, tmp_path):
             return offline_seen
 
     try:
-        offline_seen = asyncio.run(scenario())
+        offline_seen = run_coroutine(scenario)
     finally:
         proxy.stop()
 

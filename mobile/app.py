@@ -1,0 +1,255 @@
+"""The Flet app: page setup, session restore, sign-in and sign-out, and navigation.
+
+Navigation uses Flet's imperative views and routes:
+
+    /                   home screen for the user's role (customer or member list)
+    /customers/<id>     customer detail, stacked on the home screen
+
+Screens are created once and kept while their route stays on the stack, so going
+back from a customer keeps the list's search text, loaded pages and scroll position.
+"""
+
+import asyncio
+import logging
+import uuid
+
+import flet as ft
+
+from mobile.api import ApiClient, ApiError, Directory, Unauthorized, User
+from mobile.config import ClientConfig, load_config
+from mobile.i18n import LOCALES, Translator
+from mobile.session import SessionStore
+from mobile.views import fit_view_width
+from mobile.views.customer_detail import CustomerDetailScreen, customer_route
+from mobile.views.customers import CustomerListScreen
+from mobile.views.login import LoginScreen
+from mobile.views.members import MemberListScreen
+from mobile.views.splash import splash_view
+
+log = logging.getLogger(__name__)
+
+HOME_ROUTE = "/"
+FONT_FAMILY = "NotoSansSC"
+# Relative to the assets directory. The Simplified Chinese face of Noto Sans CJK,
+# built by scripts/build_font.py: without it the web client has no CJK glyphs.
+FONTS = {FONT_FAMILY: "fonts/NotoSansSC-Regular.otf"}
+SEED_COLOR = "#1565C0"
+LOCALE_PREFERENCE_KEY = "fieldsales.locale"
+# Seconds to wait for the device's preferences store; Flet waits forever by default.
+PREFERENCES_TIMEOUT_S = 10
+
+# Message id of the home screen title for each role whose home screen is the customer list.
+CUSTOMER_HOME_TITLES = {"rep": "home.rep", "regional_lead": "home.regional_lead", "admin": "home.admin"}
+MEMBER_HOME_ROLES = ("clerk", "store_manager")
+
+HomeScreen = CustomerListScreen | MemberListScreen
+
+
+class FieldSalesApp:
+    """One app session: in web mode each browser tab gets its own instance."""
+
+    def __init__(self, page: ft.Page, config: ClientConfig) -> None:
+        self.page = page
+        self.config = config
+        self.tr = Translator(config.ui.locale)
+        self.api = ApiClient(config.api.base_url, config.api.timeout_s)
+        # NOTE: online only for now; the offline store will implement the same Directory protocol.
+        self.directory: Directory = self.api
+        self.user: User | None = None
+
+        self._sessions = SessionStore()
+        self._preferences = ft.SharedPreferences()
+        self._login: LoginScreen | None = None
+        self._home: HomeScreen | None = None
+        self._detail: CustomerDetailScreen | None = None
+
+    async def start(self) -> None:
+        """Set up the page, restore the language and the stored session, and show the first screen."""
+        self._configure_page()
+        self.page.views.clear()
+        self.page.views.append(splash_view(self.tr))
+        self.page.update()
+
+        await self._restore_locale()
+        self.user = await self._restore_session()
+        await self._show(self.page.route)
+
+    # Shell protocol: called by the screens.
+
+    async def sign_in(self, login: str, password: str) -> None:
+        result = await self.api.login(login, password)
+        await self._sessions.save(result.access_token, result.user)
+        self.user = result.user
+        self._login = None
+        log.info("signed in user=%s role=%s", result.user.id, result.user.role)
+        await self._go(HOME_ROUTE)
+
+    async def sign_out(self) -> None:
+        log.info("signed out user=%s", self.user.id if self.user else None)
+        await self._end_session(notice=None)
+
+    async def session_expired(self) -> None:
+        if self.user is None:
+            return
+        log.info("token rejected by the server; signing out user=%s", self.user.id)
+        await self._end_session(notice=self.tr.t("error.session_expired"))
+
+    async def set_locale(self, locale: str) -> None:
+        if locale == self.tr.locale:
+            return
+        self.tr.locale = locale
+        self._apply_locale_to_page()
+        try:
+            await asyncio.wait_for(self._preferences.set(LOCALE_PREFERENCE_KEY, locale), PREFERENCES_TIMEOUT_S)
+        except (TimeoutError, RuntimeError) as error:
+            log.warning("cannot store the language choice %s: %r", locale, error)
+
+        # Screens build their text once, so rebuild them; the login form keeps what was typed.
+        self._login = LoginScreen(self, previous=self._login) if self._login else None
+        self._home = None
+        self._detail = None
+        await self._show(self.page.route)
+
+    async def open_customer(self, customer_id: uuid.UUID) -> None:
+        await self._go(customer_route(customer_id))
+
+    # Page events
+
+    async def _on_route_change(self, event: ft.RouteChangeEvent) -> None:
+        await self._show(event.route)
+
+    async def _on_view_pop(self, event: ft.ViewPopEvent) -> None:
+        views = self.page.views
+        if len(views) > 1:
+            await self._go(views[-2].route)
+
+    def _on_resize(self, event: ft.PageResizeEvent) -> None:
+        for view in self.page.views:
+            fit_view_width(view, event.width)
+        self.page.update()
+
+    async def _on_close(self, _event: ft.Event) -> None:
+        await self.api.aclose()
+
+    # Steps
+
+    def _configure_page(self) -> None:
+        page = self.page
+        page.title = self.tr.t("app.title")
+        page.fonts = FONTS
+        page.theme = ft.Theme(color_scheme_seed=SEED_COLOR, font_family=FONT_FAMILY)
+        page.theme_mode = ft.ThemeMode.LIGHT
+        self._apply_locale_to_page()
+        page.on_route_change = self._on_route_change
+        page.on_view_pop = self._on_view_pop
+        page.on_resize = self._on_resize
+        page.on_close = self._on_close
+
+    def _apply_locale_to_page(self) -> None:
+        """Tell Flutter the UI language, so its own texts (e.g. the back button's tooltip) match."""
+        self.page.title = self.tr.t("app.title")
+        self.page.locale_configuration = ft.LocaleConfiguration(
+            supported_locales=[ft.Locale("zh", "CN"), ft.Locale("en", "US")],
+            current_locale=ft.Locale("zh", "CN") if self.tr.locale == "zh-CN" else ft.Locale("en", "US"),
+        )
+
+    async def _restore_locale(self) -> None:
+        try:
+            stored = await asyncio.wait_for(self._preferences.get(LOCALE_PREFERENCE_KEY), PREFERENCES_TIMEOUT_S)
+        except (TimeoutError, RuntimeError) as error:
+            log.warning("cannot read the stored language choice: %r", error)
+            return
+        if stored in LOCALES:
+            self.tr.locale = stored
+            self._apply_locale_to_page()
+
+    async def _restore_session(self) -> User | None:
+        """Return the user of the stored token, checked with the server when it is reachable."""
+        stored = await self._sessions.load()
+        if stored is None:
+            return None
+
+        self.api.token = stored.token
+        try:
+            user = await self.api.me()
+        except Unauthorized:
+            log.info("stored token rejected by the server; showing sign-in")
+            await self._sessions.clear()
+            self.api.token = None
+            return None
+        except ApiError as error:
+            # Offline start: trust the cached user until the server can check the token.
+            log.warning("cannot check the stored token (%s); using the cached user", error)
+            return stored.user
+
+        await self._sessions.save_user(user)
+        return user
+
+    async def _end_session(self, notice: str | None) -> None:
+        await self._sessions.clear()
+        self.api.token = None
+        self.user = None
+        self._home = None
+        self._detail = None
+        self._login = LoginScreen(self, notice=notice)
+        await self._go(HOME_ROUTE)
+
+    async def _go(self, route: str) -> None:
+        """Navigate to `route`; the route change event then shows its screens."""
+        if self.page.route == route:
+            await self._show(route)
+        else:
+            await self.page.push_route(route)
+
+    async def _show(self, route: str) -> None:
+        """Put the screens for `route` on the view stack and start loading their data."""
+        loads = []
+        if self.user is None:
+            self._login = self._login or LoginScreen(self)
+            views = [self._login.view]
+        else:
+            if self._home is None:
+                self._home = self._create_home(self.user)
+                loads.append(self._home.load)
+            views = [self._home.view]
+
+            customer_id = parse_customer_route(route)
+            if customer_id is None:
+                self._detail = None
+            else:
+                if self._detail is None or self._detail.view.route != route:
+                    self._detail = CustomerDetailScreen(self, customer_id)
+                    loads.append(self._detail.load)
+                views.append(self._detail.view)
+
+        self.page.views.clear()
+        self.page.views.extend(views)
+        self.page.update()
+        for load in loads:
+            self.page.run_task(load)
+
+    def _create_home(self, user: User) -> HomeScreen:
+        if user.role in MEMBER_HOME_ROLES:
+            return MemberListScreen(self)
+        title_key = CUSTOMER_HOME_TITLES.get(user.role)
+        if title_key is None:
+            log.warning("no home screen for role %r; showing the customer list", user.role)
+            title_key = "home.customers"
+        return CustomerListScreen(self, self.tr.t(title_key))
+
+
+def parse_customer_route(route: str) -> uuid.UUID | None:
+    """Return the customer id of a /customers/<id> route, or None for any other route."""
+    template = ft.TemplateRoute(route.split("?", 1)[0])
+    if not template.match("/customers/:customer_id"):
+        return None
+    try:
+        return uuid.UUID(template.customer_id)
+    except ValueError:
+        return None
+
+
+async def main(page: ft.Page) -> None:
+    """Flet entry point: one call per app session."""
+    app = FieldSalesApp(page, load_config())
+    await app.start()
