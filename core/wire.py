@@ -24,6 +24,8 @@ SYNCED_FIELDS: dict[str, tuple[str, ...]] = {
     "customers": (
         "name", "industry", "address", "province", "city", "district",
         "latitude", "longitude", "coord_system", "owner_id", "region_id",
+        # Read-only, filled in by the server from the owner's and region's names.
+        "owner_name", "region_name",
     ),
     "contacts": ("customer_id", "name", "title", "decision_role", "phone"),
     "visits": ("customer_id", "rep_id", "visit_type", "checked_in_at", "checked_out_at", "summary"),

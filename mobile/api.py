@@ -188,8 +188,8 @@ class CustomerDetail:
                 Visit(
                     id=uuid.UUID(item["id"]),
                     visit_type=item.get("visit_type", ""),
-                    checked_in_at=_optional_datetime(item.get("checked_in_at")),
-                    checked_out_at=_optional_datetime(item.get("checked_out_at")),
+                    checked_in_at=parse_timestamp(item.get("checked_in_at")),
+                    checked_out_at=parse_timestamp(item.get("checked_out_at")),
                     summary=item.get("summary", ""),
                 )
                 for item in data.get("visits", [])
@@ -284,7 +284,7 @@ class ApiClient:
         with _parsing(path):
             result = LoginResult(
                 access_token=data["access_token"],
-                expires_at=_optional_datetime(data["expires_at"]),
+                expires_at=parse_timestamp(data["expires_at"]),
                 user=User.from_json(data["user"]),
             )
         self.token = result.access_token
@@ -391,7 +391,7 @@ def _optional_str(value: uuid.UUID | None) -> str | None:
     return str(value) if value else None
 
 
-def _optional_datetime(value: str | None) -> datetime | None:
+def parse_timestamp(value: str | None) -> datetime | None:
     """Parse an ISO 8601 timestamp; one without a zone is UTC, as the server stores it."""
     if not value:
         return None

@@ -12,14 +12,19 @@ back from a customer keeps the list's search text, loaded pages and scroll posit
 import asyncio
 import logging
 import uuid
+from datetime import datetime, timezone
 
 import flet as ft
+import httpx
 
 from mobile.api import ApiClient, ApiError, Directory, Unauthorized, User
 from mobile.config import ClientConfig, load_config
 from mobile.i18n import LOCALES, Translator
+from mobile.offline.directory import LocalDirectory
+from mobile.offline.store import LocalStore
+from mobile.offline.sync import SyncClient, SyncLoop, SyncReport, SyncStatus
 from mobile.session import SessionStore
-from mobile.views import fit_view_width
+from mobile.views import fit_view_width, is_shown
 from mobile.views.customer_detail import CustomerDetailScreen, customer_route
 from mobile.views.customers import CustomerListScreen
 from mobile.views.login import LoginScreen
@@ -51,11 +56,15 @@ class FieldSalesApp:
     def __init__(self, page: ft.Page, config: ClientConfig) -> None:
         self.page = page
         self.config = config
-        self.tr = Translator(config.ui.locale)
+        self.tr = Translator(config.ui.locale, config.ui.utc_offset_hours)
         self.api = ApiClient(config.api.base_url, config.api.timeout_s)
-        # NOTE: online only for now; the offline store will implement the same Directory protocol.
+        # Replaced by the signed-in user's local store once a session starts.
         self.directory: Directory = self.api
         self.user: User | None = None
+        self.store: LocalStore | None = None
+        self._sync_loop: SyncLoop | None = None
+        self._sync_http: httpx.AsyncClient | None = None
+        self._connectivity: ft.Connectivity | None = None
 
         self._sessions = SessionStore()
         self._preferences = ft.SharedPreferences()
@@ -81,6 +90,7 @@ class FieldSalesApp:
         await self._sessions.save(result.access_token, result.user)
         self.user = result.user
         self._login = None
+        await self._start_offline_session(result.user, result.access_token)
         log.info("signed in user=%s role=%s", result.user.id, result.user.role)
         await self._go(HOME_ROUTE)
 
@@ -113,6 +123,78 @@ class FieldSalesApp:
     async def open_customer(self, customer_id: uuid.UUID) -> None:
         await self._go(customer_route(customer_id))
 
+    def sync_now(self) -> None:
+        if self._sync_loop is not None:
+            self._sync_loop.trigger()
+
+    def local_rejections(self) -> list[dict]:
+        return self.store.rejections() if self.store else []
+
+    async def add_followup(self, customer_id: uuid.UUID, text: str) -> None:
+        """Save a follow-up on the device; the sync loop sends it when the server is reachable."""
+        fields = {"customer_id": str(customer_id), "author_id": str(self.user.id), "text": text,
+                  "captured_at": datetime.now(timezone.utc).isoformat()}
+        await asyncio.to_thread(self.store.put, "followups", fields)
+
+    # Offline session: local store and sync loop
+
+    async def _start_offline_session(self, user: User, token: str) -> None:
+        """Open the user's local database and start syncing it; the screens then read it."""
+        path = self.config.storage.data_dir / "users" / str(user.id) / "local.sqlite3"
+        self.store = await asyncio.to_thread(LocalStore, path)
+        self.directory = LocalDirectory(self.store, self.api)
+        self._sync_http = httpx.AsyncClient(base_url=self.config.api.base_url, timeout=self.config.api.timeout_s)
+        self._sync_loop = SyncLoop(
+            SyncClient(self.store, self._sync_http, token),
+            interval_s=self.config.sync.interval_s,
+            on_status=self._on_sync_status,
+            on_unauthorized=lambda: self.page.run_task(self.session_expired),
+            on_synced=self._on_synced,
+        )
+        self._sync_loop.start()
+        self._watch_connectivity()
+        log.info("offline store opened for user=%s at %s", user.id, path)
+
+    async def _stop_offline_session(self) -> None:
+        if self._sync_loop is not None:
+            await self._sync_loop.stop()
+            self._sync_loop = None
+        if self._sync_http is not None:
+            await self._sync_http.aclose()
+            self._sync_http = None
+        if self.store is not None:
+            self.store.close()
+            self.store = None
+        self.directory = self.api
+
+    def _watch_connectivity(self) -> None:
+        """Sync as soon as the device reports a network again."""
+        if self._connectivity is not None:
+            return
+
+        def on_change(event) -> None:
+            if self._sync_loop is not None and any(kind.value != "none" for kind in event.connectivity):
+                self._sync_loop.trigger()
+
+        try:
+            self._connectivity = ft.Connectivity(on_change=on_change)
+        except RuntimeError as error:
+            log.warning("connectivity events unavailable: %r", error)
+
+    def _on_sync_status(self, status: SyncStatus) -> None:
+        home = self._home
+        if home is not None and hasattr(home, "sync_status") and is_shown(self.page, home.view):
+            home.sync_status.show(status)
+
+    def _on_synced(self, report: SyncReport) -> None:
+        """Refresh the screens after a sync brought new data."""
+        if report.pulled == 0:
+            return
+        if self._home is not None and is_shown(self.page, self._home.view):
+            self.page.run_task(self._home.load)
+        if self._detail is not None and is_shown(self.page, self._detail.view):
+            self.page.run_task(self._detail.load)
+
     # Page events
 
     async def _on_route_change(self, event: ft.RouteChangeEvent) -> None:
@@ -129,6 +211,7 @@ class FieldSalesApp:
         self.page.update()
 
     async def _on_close(self, _event: ft.Event) -> None:
+        await self._stop_offline_session()
         await self.api.aclose()
 
     # Steps
@@ -180,12 +263,14 @@ class FieldSalesApp:
         except ApiError as error:
             # Offline start: trust the cached user until the server can check the token.
             log.warning("cannot check the stored token (%s); using the cached user", error)
-            return stored.user
-
-        await self._sessions.save_user(user)
+            user = stored.user
+        else:
+            await self._sessions.save_user(user)
+        await self._start_offline_session(user, stored.token)
         return user
 
     async def _end_session(self, notice: str | None) -> None:
+        await self._stop_offline_session()
         await self._sessions.clear()
         self.api.token = None
         self.user = None

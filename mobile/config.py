@@ -16,6 +16,9 @@ from urllib.parse import urlsplit
 APP_DIR = Path(__file__).resolve().parent.parent
 DEFAULT_CONFIG_PATH = APP_DIR / "flet.toml"
 API_URL_ENV = "FIELDSALES_API_URL"
+DATA_DIR_ENV = "FIELDSALES_DATA_DIR"
+# Set by Flet on Android and iOS to the app's writable data directory.
+FLET_APP_DATA_ENV = "FLET_APP_STORAGE_DATA"
 SUPPORTED_LOCALES = ("zh-CN", "en")
 
 
@@ -32,6 +35,13 @@ class ApiConfig:
 @dataclass(frozen=True)
 class UiConfig:
     locale: str
+    utc_offset_hours: float
+
+
+@dataclass(frozen=True)
+class StorageConfig:
+    # Directory of the per-user local databases.
+    data_dir: Path
 
 
 @dataclass(frozen=True)
@@ -56,6 +66,7 @@ class ClientConfig:
     sync: SyncConfig
     geofence: GeofenceConfig
     voice: VoiceConfig
+    storage: StorageConfig
 
 
 def load_config(path: Path = DEFAULT_CONFIG_PATH, environ: Mapping[str, str] = os.environ) -> ClientConfig:
@@ -74,6 +85,7 @@ def load_config(path: Path = DEFAULT_CONFIG_PATH, environ: Mapping[str, str] = o
     sync = settings.section("sync")
     geofence = settings.section("geofence")
     voice = settings.section("voice")
+    storage = settings.section("storage")
 
     base_url = environ.get(API_URL_ENV) or api.string("base_url")
     _check_http_url(base_url, f"{API_URL_ENV} or [api] base_url in {path}")
@@ -84,11 +96,21 @@ def load_config(path: Path = DEFAULT_CONFIG_PATH, environ: Mapping[str, str] = o
 
     return ClientConfig(
         api=ApiConfig(base_url=base_url.rstrip("/"), timeout_s=api.positive_number("timeout_s")),
-        ui=UiConfig(locale=locale),
+        ui=UiConfig(locale=locale, utc_offset_hours=ui.number("utc_offset_hours")),
         sync=SyncConfig(interval_s=int(sync.positive_number("interval_s"))),
         geofence=GeofenceConfig(default_radius_m=geofence.positive_number("default_radius_m")),
         voice=VoiceConfig(model_path=APP_DIR / voice.string("model_path")),
+        storage=StorageConfig(data_dir=_data_dir(storage.string("data_dir"), environ)),
     )
+
+
+def _data_dir(configured: str, environ: Mapping[str, str]) -> Path:
+    """Return the local database directory: the override, the phone's app data directory, or flet.toml's."""
+    if environ.get(DATA_DIR_ENV):
+        return Path(environ[DATA_DIR_ENV])
+    if environ.get(FLET_APP_DATA_ENV):
+        return Path(environ[FLET_APP_DATA_ENV]) / "fieldsales"
+    return APP_DIR / configured
 
 
 def _check_http_url(url: str, source: str) -> None:
@@ -116,6 +138,12 @@ class _Section:
         if not isinstance(value, str) or not value.strip():
             raise ConfigError(f"[{self._name}] {key} in {self._path} must be a non-empty string, got {value!r}.")
         return value.strip()
+
+    def number(self, key: str) -> float:
+        value = self._table.get(key)
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise ConfigError(f"[{self._name}] {key} in {self._path} must be a number, got {value!r}.")
+        return float(value)
 
     def positive_number(self, key: str) -> float:
         value = self._table.get(key)

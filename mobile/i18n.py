@@ -6,6 +6,7 @@ names: t("list.count", shown=50, total=120).
 """
 
 import logging
+from datetime import datetime, timedelta, timezone
 from typing import Final
 
 log = logging.getLogger(__name__)
@@ -75,7 +76,42 @@ _CATALOG: Final[dict[str, tuple[str, str]]] = {
     "customer.no_visits": ("暂无拜访记录", "No visits yet"),
     "customer.not_checked_out": ("未签退", "not checked out"),
     "customer.unknown": ("未填写", "Not set"),
+    "customer.followups": ("跟进记录", "Follow-ups"),
+    "customer.no_followups": ("暂无跟进记录", "No follow-ups yet"),
+    "customer.followup_label": ("一句话跟进", "One-line follow-up"),
+    "customer.followup_save": ("保存跟进", "Save follow-up"),
+    "customer.followup_saved": ("已保存，联网后自动同步", "Saved; it syncs when the network is back"),
+    "customer.followup_empty": ("请先输入跟进内容", "Type the follow-up first"),
+    "customer.pending_changes": ("{count} 条修改待同步", "{count} change(s) waiting to sync"),
+    "customer.rejected": ("服务器拒绝了您的修改：{reason}", "The server rejected your change: {reason}"),
+    "customer.conflict": (
+        "“{field}”被同时修改：保留了“{won}”，“{lost}”被覆盖",
+        "“{field}” was edited on two devices: “{won}” was kept, “{lost}” was overwritten",
+    ),
+    # Sync status
+    "sync.pending": ("{count} 条待同步", "{count} waiting to sync"),
+    "sync.synced_at": ("已同步 {time}", "Synced {time}"),
+    "sync.never": ("尚未同步", "Not synced yet"),
+    "sync.syncing": ("正在同步…", "Syncing…"),
+    "sync.offline": ("离线", "Offline"),
+    "sync.error": ("同步失败，稍后自动重试", "Sync failed; retrying automatically"),
+    "sync.rejected": ("{count} 条被拒绝", "{count} rejected"),
+    "sync.rejected_title": ("被服务器拒绝的修改", "Changes the server rejected"),
+    "sync.rejected_none": ("没有被拒绝的修改", "No rejected changes"),
+    "sync.download": ("首次下载数据：{received}/{total}", "First download: {received} of {total}"),
+    "sync.download_unknown": ("首次下载数据：{received}", "First download: {received}"),
+    "sync.now": ("立即同步", "Sync now"),
+    "common.close": ("关闭", "Close"),
     # Values of Contact.decision_role
+    "entity.customers": ("客户", "Customer"),
+    "entity.contacts": ("联系人", "Contact"),
+    "entity.visits": ("拜访", "Visit"),
+    "entity.followups": ("跟进", "Follow-up"),
+    "field.phone": ("电话", "Phone"),
+    "field.name": ("名称", "Name"),
+    "field.industry": ("行业", "Industry"),
+    "field.address": ("地址", "Address"),
+    "field.title": ("职务", "Title"),
     "decision_role.technical": ("技术决策", "Technical"),
     "decision_role.purchasing": ("采购决策", "Purchasing"),
     "decision_role.finance": ("财务决策", "Finance"),
@@ -97,8 +133,10 @@ _CATALOG: Final[dict[str, tuple[str, str]]] = {
 class Translator:
     """Looks up UI text in one locale; each app session has its own."""
 
-    def __init__(self, locale: str = DEFAULT_LOCALE) -> None:
+    def __init__(self, locale: str = DEFAULT_LOCALE, utc_offset_hours: float = 8) -> None:
         self.locale = locale
+        # Time zone in which times are shown.
+        self.timezone = timezone(timedelta(hours=utc_offset_hours))
 
     @property
     def locale(self) -> str:
@@ -118,6 +156,14 @@ class Translator:
             return key
         text = entry[LOCALES.index(self._locale)]
         return text.format(**kwargs) if kwargs else text
+
+    def format_time(self, moment: datetime | None, with_date: bool = True) -> str:
+        """Format a timestamp in the display time zone; one without a zone is taken as UTC."""
+        if moment is None:
+            return ""
+        if moment.tzinfo is None:
+            moment = moment.replace(tzinfo=timezone.utc)
+        return moment.astimezone(self.timezone).strftime("%Y-%m-%d %H:%M" if with_date else "%H:%M")
 
     def label(self, group: str, value: str) -> str:
         """Return the display name of a stored code such as decision_role 'finance'.

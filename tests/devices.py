@@ -11,7 +11,7 @@ from mobile.offline.store import LocalStore
 from mobile.offline.sync import SyncClient, SyncReport
 from server.models import Role, User
 from server.seed.demo import DEMO_PASSWORD
-from server.sync.entities import ENTITY_MODELS, row_to_wire
+from server.sync.entities import ENTITY_MODELS, NameCache, row_to_wire
 from server.sync.pull import audience_filter
 from tests.servers import ApiServer, run_coroutine
 
@@ -74,7 +74,7 @@ def server_rows_in_scope(server: ApiServer, user: User, entity: str) -> dict[str
         for start in range(0, len(ids), 500):
             for row in session.exec(select(model).where(model.id.in_(ids[start:start + 500]))).all():
                 if not row.deleted:
-                    rows[str(row.id)] = row_to_wire(entity, row)
+                    rows[str(row.id)] = row_to_wire(entity, row, NameCache(session))
     return rows
 
 

@@ -181,6 +181,7 @@ class SyncLoop:
         backoff: BackoffPolicy | None = None,
         on_status: Callable[[SyncStatus], None] | None = None,
         on_unauthorized: Callable[[], None] | None = None,
+        on_synced: Callable[[SyncReport], None] | None = None,
     ) -> None:
         self.client = client
         self.interval_s = interval_s
@@ -188,6 +189,7 @@ class SyncLoop:
         self.backoff = backoff or BackoffPolicy()
         self.on_status = on_status
         self.on_unauthorized = on_unauthorized
+        self.on_synced = on_synced
         self.status = SyncStatus()
         self._wake = asyncio.Event()
         self._lock = asyncio.Lock()
@@ -271,6 +273,8 @@ class SyncLoop:
                 self.status.online = True
                 self.status.last_error = None
                 self.status.download = None
+                if self.on_synced is not None:
+                    self.on_synced(report)
                 return report
             finally:
                 self.status.syncing = False

@@ -42,6 +42,15 @@ class Shell(Protocol):
 
     async def open_customer(self, customer_id: uuid.UUID) -> None: ...
 
+    def sync_now(self) -> None:
+        """Start a sync now (the sync status bar's button)."""
+
+    def local_rejections(self) -> list[dict]:
+        """Changes from this device that the server rejected, newest first."""
+
+    async def add_followup(self, customer_id: uuid.UUID, text: str) -> None:
+        """Save a follow-up on the device; it syncs when the server is reachable."""
+
 
 def error_message(tr: Translator, error: ApiError) -> str:
     """Return the localized text shown for a failed request."""

@@ -1,8 +1,6 @@
 """Customer detail: address, owner, region, contacts with their decision roles, recent visits."""
 
 import uuid
-from datetime import datetime
-
 import flet as ft
 
 from mobile.api import ApiError, Contact, CustomerDetail, Unauthorized, Visit
@@ -47,15 +45,90 @@ class CustomerDetailScreen:
                 self.body.update()
             return
 
+        activity_of = getattr(self._shell.directory, "customer_activity", None)
+        activity = await activity_of(self._customer_id) if activity_of else None
         if not is_shown(self._shell.page, self.view):
             return
-        self.body.controls = detail_sections(self._shell.tr, customer)
+        tr = self._shell.tr
+        sections = detail_sections(tr, customer)
+        if activity is not None:
+            sections[1:1] = [*record_banners(tr, activity), *self._followup_section(activity)]
+        self.body.controls = sections
+        self.view.update()
+
+    def _followup_section(self, activity) -> list[ft.Control]:
+        tr = self._shell.tr
+        self._followup_field = ft.TextField(
+            label=tr.t("customer.followup_label"), multiline=True, min_lines=1, max_lines=3, max_length=2000,
+            on_submit=self._on_save_followup,
+        )
+        self._followup_notice = ft.Text("", size=12, visible=False)
+        form = ft.Column(
+            [
+                self._followup_field,
+                ft.Row([self._followup_notice, ft.FilledButton(tr.t("customer.followup_save"), icon=ft.Icons.SAVE, on_click=self._on_save_followup)],
+                       alignment=ft.MainAxisAlignment.END),
+            ],
+            spacing=4,
+            horizontal_alignment=ft.CrossAxisAlignment.STRETCH,
+        )
+        rows = [followup_tile(tr, followup) for followup in activity.followups] or [empty_line(tr.t("customer.no_followups"))]
+        return [section_title(tr.t("customer.followups")), form, *rows]
+
+    async def _on_save_followup(self, _event: ft.Event) -> None:
+        tr = self._shell.tr
+        text = (self._followup_field.value or "").strip()
+        if not text:
+            self._followup_notice.value = tr.t("customer.followup_empty")
+            self._followup_notice.color = ft.Colors.ERROR
+            self._followup_notice.visible = True
+            self._followup_notice.update()
+            return
+        await self._shell.add_followup(self._customer_id, text)
+        await self.load()
+        self._followup_notice.value = tr.t("customer.followup_saved")
+        self._followup_notice.color = ft.Colors.PRIMARY
+        self._followup_notice.visible = True
         self.view.update()
 
     async def _on_retry(self, _event: ft.Event) -> None:
         self.body.controls = [loading_indicator()]
         self.body.update()
         await self.load()
+
+
+def record_banners(tr: Translator, activity) -> list[ft.Control]:
+    """Build notices about this record's sync state: unsent changes, rejections, overwritten edits."""
+    banners = []
+    if activity.pending_changes:
+        banners.append(banner(ft.Icons.CLOUD_UPLOAD_OUTLINED, tr.t("customer.pending_changes", count=activity.pending_changes), ft.Colors.TERTIARY))
+    for reason in activity.rejections:
+        banners.append(banner(ft.Icons.ERROR_OUTLINE, tr.t("customer.rejected", reason=reason), ft.Colors.ERROR))
+    for conflict in activity.conflicts:
+        text = tr.t("customer.conflict", field=tr.label("field", conflict.field), won=conflict.won, lost=conflict.lost)
+        banners.append(banner(ft.Icons.MERGE_TYPE, text, ft.Colors.SECONDARY))
+    return banners
+
+
+def banner(icon: ft.IconData, text: str, color: str) -> ft.Control:
+    return ft.Container(
+        ft.Row([ft.Icon(icon, color=color, size=20), ft.Text(text, color=color, expand=True, size=13)], spacing=8),
+        border=ft.Border.all(1, color),
+        border_radius=8,
+        padding=10,
+    )
+
+
+def followup_tile(tr: Translator, followup) -> ft.Control:
+    when = tr.format_time(followup.captured_at)
+    trailing = ft.Icon(ft.Icons.CLOUD_UPLOAD_OUTLINED, size=18, color=ft.Colors.TERTIARY) if followup.pending else None
+    return ft.ListTile(
+        title=ft.Text(followup.text),
+        subtitle=ft.Text(when, size=12),
+        trailing=trailing,
+        bgcolor=ft.Colors.SURFACE_CONTAINER_LOW,
+        shape=ft.RoundedRectangleBorder(radius=8),
+    )
 
 
 def loading_indicator() -> ft.Control:
@@ -142,11 +215,11 @@ def role_chip(text: str) -> ft.Control:
 
 
 def visit_tile(tr: Translator, visit: Visit) -> ft.Control:
-    period = format_time(visit.checked_in_at)
+    period = tr.format_time(visit.checked_in_at)
     if visit.checked_in_at and not visit.checked_out_at:
         period = f"{period} · {tr.t('customer.not_checked_out')}"
     elif visit.checked_out_at:
-        period = f"{period} – {format_time(visit.checked_out_at, with_date=not same_day(visit))}"
+        period = f"{period} – {tr.format_time(visit.checked_out_at, with_date=not same_day(tr, visit))}"
 
     return ft.Container(
         ft.Column(
@@ -169,18 +242,7 @@ def visit_tile(tr: Translator, visit: Visit) -> ft.Control:
     )
 
 
-def format_time(moment: datetime | None, with_date: bool = True) -> str:
-    """Format a UTC timestamp in the local time zone of the Python process.
-
-    NOTE: in web mode that is the Flet server's zone, not the browser's.
-    """
-    if moment is None:
-        return ""
-    local = moment.astimezone()
-    return local.strftime("%Y-%m-%d %H:%M" if with_date else "%H:%M")
-
-
-def same_day(visit: Visit) -> bool:
+def same_day(tr: Translator, visit: Visit) -> bool:
     if visit.checked_in_at is None or visit.checked_out_at is None:
         return False
-    return visit.checked_in_at.astimezone().date() == visit.checked_out_at.astimezone().date()
+    return tr.format_time(visit.checked_in_at)[:10] == tr.format_time(visit.checked_out_at)[:10]

@@ -1,6 +1,7 @@
 """Customer list: a rep's own customers, a regional lead's region, or all of them for an admin.
 
-The server scopes the list by role, so the screen differs only in its title.
+The list reads the device's local store, which sync fills with the rows the user's role
+may see, so the screen differs only in its title and works offline.
 """
 
 import flet as ft
@@ -8,6 +9,7 @@ import flet as ft
 from mobile.api import CustomerSummary
 from mobile.views import LIST_MAX_WIDTH, Shell, fit_view_width, home_app_bar
 from mobile.views.paged_list import PagedList
+from mobile.views.sync_status import SyncStatusBar
 
 ROW_HEIGHT = 72
 
@@ -27,10 +29,11 @@ class CustomerListScreen:
             search_label=tr.t("list.search_customers"),
             empty_text=tr.t("list.empty_customers"),
         )
+        self.sync_status = SyncStatusBar(shell)
         self.view = ft.View(
             route="/",
             appbar=home_app_bar(shell, title),
-            controls=[self.list.control],
+            controls=[self.sync_status.control, self.list.control],
             data=LIST_MAX_WIDTH,
         )
         fit_view_width(self.view, shell.page.width)

@@ -10,7 +10,7 @@ from datetime import date, datetime
 from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
-from sqlmodel import Session
+from sqlmodel import Session, select
 
 from core.wire import SYNCED_FIELDS
 from server.models import (
@@ -18,6 +18,7 @@ from server.models import (
     CoordSystem,
     Customer,
     Followup,
+    Region,
     Role,
     SyncConflict,
     SyncedRow,
@@ -54,11 +55,40 @@ def to_wire(value: Any) -> Any:
     return value
 
 
-def row_to_wire(entity: str, row: SyncedRow) -> dict[str, Any]:
-    data = {name: to_wire(getattr(row, name)) for name in SYNCED_FIELDS[entity]}
+# Customer fields the server derives from other tables instead of reading from the row.
+DERIVED_CUSTOMER_FIELDS = ("owner_name", "region_name")
+
+
+def row_to_wire(entity: str, row: SyncedRow, names: "NameCache | None" = None) -> dict[str, Any]:
+    """Return the row as the wire carries it: its synced fields, id and version."""
+    if entity == "customers":
+        data = {name: to_wire(getattr(row, name)) for name in SYNCED_FIELDS[entity] if name not in DERIVED_CUSTOMER_FIELDS}
+        data["owner_name"] = names.user_name(row.owner_id) if names else None
+        data["region_name"] = names.region_name(row.region_id) if names else None
+    else:
+        data = {name: to_wire(getattr(row, name)) for name in SYNCED_FIELDS[entity]}
     data["id"] = str(row.id)
     data["version"] = row.version
     return data
+
+
+class NameCache:
+    """Display names of users and regions, loaded once per request (both tables are small)."""
+
+    def __init__(self, session: Session) -> None:
+        self._session = session
+        self._users: dict | None = None
+        self._regions: dict | None = None
+
+    def user_name(self, user_id) -> str | None:
+        if self._users is None:
+            self._users = {u.id: u.display_name for u in self._session.exec(select(User)).all()}
+        return self._users.get(user_id)
+
+    def region_name(self, region_id) -> str | None:
+        if self._regions is None:
+            self._regions = {r.id: r.name for r in self._session.exec(select(Region)).all()}
+        return self._regions.get(region_id)
 
 
 # ---- Field models for client mutations -------------------------------------------------------

@@ -14,7 +14,7 @@ from sqlalchemy import or_
 from sqlmodel import Session, func, select
 
 from server.models import Role, SyncChange, SyncClient, SyncCounter, User
-from server.sync.entities import ENTITY_MODELS, row_to_wire
+from server.sync.entities import ENTITY_MODELS, NameCache, row_to_wire
 
 
 class ResyncRequired(Exception):
@@ -74,11 +74,12 @@ def read_pull(
     entries = entries[:limit]
 
     rows = _load_rows(session, entries)
+    names = NameCache(session)
     changes = []
     for entry in entries:
         row = rows.get((entry.entity, entry.entity_id))
         if entry.op == "put" and row is not None and not row.deleted:
-            changes.append({"seq": entry.seq, "entity": entry.entity, "id": str(entry.entity_id), "op": "put", "row": row_to_wire(entry.entity, row)})
+            changes.append({"seq": entry.seq, "entity": entry.entity, "id": str(entry.entity_id), "op": "put", "row": row_to_wire(entry.entity, row, names)})
         else:
             op = "evict" if entry.op == "evict" else "delete"
             changes.append({"seq": entry.seq, "entity": entry.entity, "id": str(entry.entity_id), "op": op, "row": None})

@@ -14,7 +14,8 @@ from urllib.parse import urlsplit
 import pytest
 from playwright.sync_api import Browser, BrowserContext, Route, sync_playwright
 
-from tests.servers import REPO_ROOT, free_port, start_api_server, stop, stop_api_server, wait_until_up
+from tests.faults import FaultProxy
+from tests.servers import REPO_ROOT, ApiServer, free_port, start_api_server, stop, stop_api_server, wait_until_up
 
 CHROMIUM = "/usr/bin/chromium"
 # Flags for Debian's Chromium in a container without a GPU. The --disable-* flags cut Chromium's
@@ -34,19 +35,24 @@ PHONE_VIEWPORT = {"width": 412, "height": 915}
 
 
 @pytest.fixture(scope="session")
-def demo_server(tmp_path_factory) -> Iterator[str]:
-    """Base URL of an API server on SQLite, loaded with the demo organisation."""
+def demo_api(tmp_path_factory) -> Iterator[ApiServer]:
+    """An API server on SQLite, loaded with the demo organisation."""
     server = start_api_server("sqlite", tmp_path_factory.mktemp("api-e2e"))
-    yield server.base_url
+    yield server
     stop_api_server(server)
 
 
 @pytest.fixture(scope="session")
-def web_client(demo_server: str, tmp_path_factory) -> Iterator[str]:
-    """URL of the Flet web client (python -m mobile.web) talking to demo_server."""
+def demo_server(demo_api: ApiServer) -> str:
+    """Base URL of demo_api."""
+    return demo_api.base_url
+
+
+def start_web_client(api_url: str, work_dir) -> tuple[subprocess.Popen, str]:
+    """Start the Flet web client (python -m mobile.web) against `api_url`, with its local databases in `work_dir`."""
     port = free_port()
-    log_path = tmp_path_factory.mktemp("web-client") / "web.log"
-    env = {**os.environ, "FIELDSALES_API_URL": demo_server}
+    log_path = work_dir / "web.log"
+    env = {**os.environ, "FIELDSALES_API_URL": api_url, "FIELDSALES_DATA_DIR": str(work_dir / "client-data")}
     with log_path.open("wb") as log_file:
         process = subprocess.Popen(
             [sys.executable, "-m", "mobile.web", "--host", ALLOWED_HOST, "--port", str(port)],
@@ -55,9 +61,28 @@ def web_client(demo_server: str, tmp_path_factory) -> Iterator[str]:
     url = f"http://{ALLOWED_HOST}:{port}/"
     try:
         wait_until_up(url, process, log_path)
-        yield url
-    finally:
+    except Exception:
         stop(process)
+        raise
+    return process, url
+
+
+@pytest.fixture(scope="session")
+def web_client(demo_server: str, tmp_path_factory) -> Iterator[str]:
+    """URL of the Flet web client talking to demo_server."""
+    process, url = start_web_client(demo_server, tmp_path_factory.mktemp("web-client"))
+    yield url
+    stop(process)
+
+
+@pytest.fixture
+def proxied_web_client(demo_api: ApiServer, tmp_path) -> Iterator[tuple[str, FaultProxy]]:
+    """URL of a web client whose API traffic passes a fault-injecting proxy, so a test can cut the network."""
+    proxy = FaultProxy("127.0.0.1", int(demo_api.base_url.rsplit(":", 1)[1])).start()
+    process, url = start_web_client(proxy.url, tmp_path)
+    yield url, proxy
+    stop(process)
+    proxy.stop()
 
 
 @dataclass

@@ -6,64 +6,21 @@ the screens show what the server returns. Screenshots land in tests/e2e/artifact
 
 import logging
 import re
-from pathlib import Path
 
 import httpx
 import pytest
-from playwright.sync_api import Page, expect
+from playwright.sync_api import expect
 
 from mobile.api import PAGE_SIZE
-from mobile.i18n import Translator
 from server.seed.demo import DEMO_LOGINS, DEMO_PASSWORD
+from tests.e2e.browser import FONT_PATH, LOAD_TIMEOUT_MS, STEP_TIMEOUT_MS, ZH, fill_text_field, open_client, save_screenshot
 from tests.e2e.conftest import ALLOWED_HOST, OfflineBrowser
 
 pytestmark = pytest.mark.e2e
 
 log = logging.getLogger(__name__)
 
-ARTIFACTS_DIR = Path(__file__).resolve().parent / "artifacts"
 REP = next(login for login in DEMO_LOGINS if login.role.value == "rep")
-# UI text in the client's default language, Simplified Chinese.
-ZH = Translator("zh-CN")
-# Start-up (Flutter engine and the 16 MB font) took about 2.5 s on a 2-core machine; 60 s allows for a loaded CI host.
-LOAD_TIMEOUT_MS = 60_000
-STEP_TIMEOUT_MS = 20_000
-SETTLE_MS = 800
-FONT_PATH = "/fonts/NotoSansSC-Regular.otf"
-
-
-def open_client(page: Page, url: str) -> None:
-    """Load the web client, wait for its bundled CJK font, and switch on Flutter's semantics tree.
-
-    The semantics tree exposes widgets to Playwright's role and text locators.
-    """
-    with page.expect_response(lambda response: response.url.endswith(FONT_PATH), timeout=LOAD_TIMEOUT_MS) as font:
-        page.goto(url)
-        page.wait_for_selector("flt-semantics-placeholder", state="attached", timeout=LOAD_TIMEOUT_MS)
-        page.evaluate("document.querySelector('flt-semantics-placeholder').click()")
-    font.value.finished()
-
-
-def fill_text_field(page: Page, label: str, text: str) -> None:
-    """Type into the TextField labelled `label`.
-
-    Flutter attaches its web text editing to a field only once it has focus: a fill()
-    without the click and the pause intermittently lost the text (flet 1.0.5, Chromium).
-    """
-    field = page.get_by_role("textbox", name=label)
-    field.click()
-    page.wait_for_timeout(400)
-    field.fill(text)
-
-
-def save_screenshot(page: Page, name: str) -> Path:
-    # The semantics tree updates before Flutter paints the frame: a screenshot taken at once was blank.
-    page.wait_for_timeout(SETTLE_MS)
-    ARTIFACTS_DIR.mkdir(parents=True, exist_ok=True)
-    size = page.viewport_size or {}
-    path = ARTIFACTS_DIR / f"{name}-{size.get('width')}x{size.get('height')}.png"
-    page.screenshot(path=path)
-    return path
 
 
 def rep_view_of_api(demo_server: str) -> tuple[dict, dict]:
