@@ -50,38 +50,43 @@ def main() -> int:
     api_url = f"http://{args.host}:{args.api_port}"
     web_url = f"http://{args.host}:{args.web_port}"
     python = sys.executable
+    # A SIGTERM (from a process manager or `kill`) stops both parts as Ctrl-C does.
+    signal.signal(signal.SIGTERM, _raise_keyboard_interrupt)
 
-    api = subprocess.Popen([python, "-m", "server.cli", "serve", "--host", args.host, "--port", str(args.api_port)], cwd=REPO_ROOT)
-    if not wait_until_up(f"{api_url}/api/health", api):
-        stop(api)
-        print(f"error: the API server did not start (exit code {api.returncode}); see the messages above.", file=sys.stderr)
-        return api.returncode or 1
-
-    web_env = {**os.environ, "FIELDSALES_API_URL": api_url}
-    web = subprocess.Popen([python, "-m", "mobile.web", "--host", args.host, "--port", str(args.web_port)], cwd=REPO_ROOT, env=web_env)
-    if not wait_until_up(web_url, web):
-        stop(web)
-        stop(api)
-        print(f"error: the web client did not start (exit code {web.returncode}); see the messages above.", file=sys.stderr)
-        return web.returncode or 1
-
-    from server.cli import print_demo_logins
-
-    print("\n外勤通 Field Sales is running:")
-    print(f"  Web client : {web_url}   (open at phone size, e.g. 412x915)")
-    print(f"  API server : {api_url}   (OpenAPI docs: {api_url}/docs)")
-    print_demo_logins()
-    print("Press Ctrl-C to stop.\n", flush=True)
-
+    processes: list[subprocess.Popen] = []
     try:
-        while api.poll() is None and web.poll() is None:
+        api = subprocess.Popen([python, "-m", "server.cli", "serve", "--host", args.host, "--port", str(args.api_port)], cwd=REPO_ROOT)
+        processes.append(api)
+        if not wait_until_up(f"{api_url}/api/health", api):
+            print(f"error: the API server did not start (exit code {api.poll()}); see the messages above.", file=sys.stderr)
+            return api.poll() or 1
+
+        web_env = {**os.environ, "FIELDSALES_API_URL": api_url}
+        web = subprocess.Popen([python, "-m", "mobile.web", "--host", args.host, "--port", str(args.web_port)], cwd=REPO_ROOT, env=web_env)
+        processes.append(web)
+        if not wait_until_up(web_url, web):
+            print(f"error: the web client did not start (exit code {web.poll()}); see the messages above.", file=sys.stderr)
+            return web.poll() or 1
+
+        from server.cli import print_demo_logins
+
+        print("\n外勤通 Field Sales is running:")
+        print(f"  Web client : {web_url}   (open at phone size, e.g. 412x915)")
+        print(f"  API server : {api_url}   (OpenAPI docs: {api_url}/docs)")
+        print_demo_logins()
+        print("Press Ctrl-C to stop.\n", flush=True)
+        while all(process.poll() is None for process in processes):
             time.sleep(0.5)
+        return 1
     except KeyboardInterrupt:
-        pass
+        return 0
     finally:
-        stop(web)
-        stop(api)
-    return 0
+        for process in reversed(processes):
+            stop(process)
+
+
+def _raise_keyboard_interrupt(_signum, _frame) -> None:
+    raise KeyboardInterrupt
 
 
 if __name__ == "__main__":
