@@ -20,6 +20,7 @@ pytestmark = pytest.mark.e2e
 
 log = logging.getLogger(__name__)
 
+TABLET_VIEWPORT = {"width": 1280, "height": 800}
 REP = next(login for login in DEMO_LOGINS if login.role.value == "rep")
 
 
@@ -87,6 +88,14 @@ def test_rep_browses_customers(web_client: str, demo_server: str, offline_browse
     page.get_by_role("button", name=ZH.t("common.back")).click()
     expect(home_title).to_be_visible(timeout=STEP_TIMEOUT_MS)
     expect(first_row).to_be_visible()
+
+    # The same screens at tablet size.
+    page.set_viewport_size(TABLET_VIEWPORT)
+    expect(first_row).to_be_visible()
+    save_screenshot(page, "rep-customers")
+    first_row.click()
+    expect(page.get_by_text(ZH.t("customer.visits"))).to_be_visible(timeout=STEP_TIMEOUT_MS)
+    save_screenshot(page, "rep-customer-detail")
 
     # Chinese came from the bundled font, and nothing left the machine.
     font_responses = [status for status, url in offline_browser.responses if url.endswith(FONT_PATH)]
