@@ -65,6 +65,8 @@ class SyncClient:
         self.on_progress = on_progress
         # Test hook: runs inside the transaction that applies a pulled page, before it commits.
         self.before_page_commit: Callable[[], None] | None = None
+        # Changes to download in the current first download, as the server counted them.
+        self._download_total: int | None = None
 
     @property
     def _headers(self) -> dict[str, str]:
@@ -134,10 +136,10 @@ class SyncClient:
             received += len(page["changes"])
             report.pulled += len(page["changes"])
             report.pages += 1
+            if page.get("remaining") is not None:
+                self._download_total = page["remaining"]
             if first_download and self.on_progress is not None:
-                total = page.get("remaining")
-                self._total = total if total is not None else getattr(self, "_total", None)
-                self.on_progress(DownloadProgress(received=received, total=self._total))
+                self.on_progress(DownloadProgress(received=received, total=self._download_total))
             if not page["has_more"]:
                 break
         if self.store.get_meta("needs_rebase") == "1":

@@ -96,12 +96,12 @@ def read_pull(
 
 
 def _load_rows(session: Session, entries: list[SyncChange]) -> dict:
-    wanted: dict[str, list[uuid.UUID]] = {}
+    ids_by_entity: dict[str, list[uuid.UUID]] = {}
     for entry in entries:
         if entry.op == "put":
-            wanted.setdefault(entry.entity, []).append(entry.entity_id)
+            ids_by_entity.setdefault(entry.entity, []).append(entry.entity_id)
     rows = {}
-    for entity, ids in wanted.items():
+    for entity, ids in ids_by_entity.items():
         model = ENTITY_MODELS[entity]
         for start in range(0, len(ids), 900):
             for row in session.exec(select(model).where(model.id.in_(ids[start:start + 900]))).all():
