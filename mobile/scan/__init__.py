@@ -1,0 +1,1 @@
+"""Member-code input on the device: keyboard-wedge scanners."""

@@ -1,0 +1,1 @@
+"""Voice input on the device: speech recognition for one-line follow-ups."""
