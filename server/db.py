@@ -19,7 +19,9 @@ def build_engine(url: str) -> Engine:
     """Create an engine for `url`; SQLite files get WAL mode and a busy timeout."""
     parsed = make_url(url)
     if parsed.get_backend_name() != "sqlite":
-        return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
+        # 40 connections at most: one for each of the 40 threads that run FastAPI's
+        # synchronous endpoints (AnyIO's default thread limiter).
+        return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=30)
 
     if parsed.database and parsed.database != ":memory:":
         Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)

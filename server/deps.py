@@ -45,6 +45,12 @@ def get_current_user(
     user = session.get(User, record.user_id)
     if user is None or not user.is_active:
         raise _unauthorized("The account of this token is disabled: ask an administrator.")
+
+    # Hand the connection back to the pool: an endpoint that opens its own writing
+    # session would otherwise hold two connections per request, and under load all
+    # threads can end up waiting for a second connection that never frees.
+    session.expunge(user)
+    session.rollback()
     return user
 
 
