@@ -7,6 +7,7 @@ resumes cleanly.
 """
 
 import json
+import math
 import sqlite3
 import threading
 import uuid
@@ -91,11 +92,13 @@ class LocalStore:
             connection.execute("PRAGMA journal_mode=WAL")
             connection.execute("PRAGMA synchronous=NORMAL")
             connection.execute("BEGIN IMMEDIATE")
+            widened = False
             for entity in ENTITIES:
                 columns = ", ".join(f'"{name}"' for name in SYNCED_FIELDS[entity])
                 connection.execute(
                     f"CREATE TABLE IF NOT EXISTS {entity} (id TEXT PRIMARY KEY, version INTEGER NOT NULL DEFAULT 0, {columns})"
                 )
+                widened |= self._add_missing_columns(connection, entity)
             connection.execute(
                 "CREATE TABLE IF NOT EXISTS outbox ("
                 " mutation_id INTEGER PRIMARY KEY, op TEXT NOT NULL, entity TEXT NOT NULL, entity_id TEXT NOT NULL,"
@@ -113,7 +116,23 @@ class LocalStore:
             }
             for key, value in defaults.items():
                 connection.execute("INSERT OR IGNORE INTO meta (key, value) VALUES (?, ?)", (key, value))
+            if widened:
+                # Rows pulled before this app version lack the new fields: download
+                # everything again on the next sync, keeping the outbox.
+                for entity in ENTITIES:
+                    connection.execute(f"DELETE FROM {entity}")
+                self._set_meta(connection, "cursor", 0)
+                self._set_meta(connection, "needs_rebase", 1)
             connection.execute("COMMIT")
+
+    @staticmethod
+    def _add_missing_columns(connection: sqlite3.Connection, entity: str) -> bool:
+        """Add columns a newer app version syncs; return whether the table had rows missing them."""
+        existing = {row["name"] for row in connection.execute(f"PRAGMA table_info({entity})")}
+        missing = [name for name in SYNCED_FIELDS[entity] if name not in existing]
+        for name in missing:
+            connection.execute(f'ALTER TABLE {entity} ADD COLUMN "{name}"')
+        return bool(missing) and connection.execute(f"SELECT 1 FROM {entity} LIMIT 1").fetchone() is not None
 
     # ---- Sync state -------------------------------------------------------------------------
 
@@ -179,6 +198,10 @@ class LocalStore:
         unknown = set(fields) - set(SYNCED_FIELDS[entity])
         if unknown:
             raise ValueError(f"unknown field(s) {', '.join(sorted(unknown))} for {entity}")
+        # JSON has no NaN or infinity: such a value could never be pushed and would block the outbox.
+        not_finite = sorted(name for name, value in fields.items() if isinstance(value, float) and not math.isfinite(value))
+        if not_finite:
+            raise ValueError(f"field(s) {', '.join(not_finite)} of {entity} must be finite numbers")
         with self.transaction() as connection:
             row = connection.execute(f"SELECT version FROM {entity} WHERE id = ?", (entity_id,)).fetchone()
             base_version = row["version"] if row else 0

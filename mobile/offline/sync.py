@@ -6,6 +6,7 @@ exponential backoff and jitter after failures.
 """
 
 import asyncio
+import email.utils
 import logging
 import random
 import time
@@ -73,8 +74,9 @@ class SyncClient:
         return {"Authorization": f"Bearer {self.token}"}
 
     async def _request(self, method: str, path: str, **kwargs) -> httpx.Response:
+        kwargs.setdefault("headers", self._headers)
         try:
-            response = await self.http.request(method, path, headers=self._headers, **kwargs)
+            response = await self.http.request(method, path, **kwargs)
         except (httpx.TransportError, httpx.TimeoutException) as error:
             raise SyncUnreachable(f"{method} {path} failed: {error.__class__.__name__}: {error}") from error
         if response.status_code == 401:
@@ -94,7 +96,11 @@ class SyncClient:
             batch = self.store.unsent_mutations(PUSH_BATCH_SIZE)
             if not batch:
                 return
-            response = await self._request("POST", "/api/sync/push", json={"client_id": client_id, "mutations": batch})
+            # The Date header carries the device clock, so the server can tell a wrong clock from a late push.
+            response = await self._request(
+                "POST", "/api/sync/push", json={"client_id": client_id, "mutations": batch},
+                headers={**self._headers, "Date": email.utils.formatdate(usegmt=True)},
+            )
             if response.status_code != 200:
                 raise SyncError(f"push failed with HTTP {response.status_code}: {response.text[:300]}")
             body = response.json()
