@@ -27,5 +27,9 @@ test: setup
 test-fast: setup
 	$(PY) -m pytest -n $(TEST_WORKERS) -m "not e2e"
 
+# Benchmarks (about 10 minutes); results go to bench/results/ and bench/README.md.
+bench: setup
+	$(PY) bench/run_all.py
+
 clean:
 	rm -rf $(VENV) data .pytest_cache
