@@ -7,6 +7,8 @@ Push (client to server), POST /api/sync/push:
     Mutation ids are 1, 2, 3, ... per client. `base_version` is the row version the
     client had when the user made the change; the server uses it to detect a
     concurrent edit of the same field.
+    The request's HTTP Date header, when sent, is the device clock at sending; the server
+    compares it with its own clock to flag check-ins timed by a wrong device clock.
     Reply: {"last_mutation_id": N, "results": [{"id": 1, "status": "applied" | "rejected" | "duplicate",
             "reason": str | None}], "gap": bool}
 
@@ -24,12 +26,33 @@ SYNCED_FIELDS: dict[str, tuple[str, ...]] = {
     "customers": (
         "name", "industry", "address", "province", "city", "district",
         "latitude", "longitude", "coord_system", "owner_id", "region_id",
+        # Read-only, set by administrators: metres, None for the server's default radius.
+        "geofence_radius_m",
         # Read-only, filled in by the server from the owner's and region's names.
         "owner_name", "region_name",
     ),
     "contacts": ("customer_id", "name", "title", "decision_role", "phone"),
-    "visits": ("customer_id", "rep_id", "visit_type", "checked_in_at", "checked_out_at", "summary"),
+    # Read-only, written by administrators; sent to every signed-in user.
+    "checklist_templates": ("visit_type", "name", "revision", "items", "active", "created_at"),
+    "visits": (
+        "customer_id", "rep_id", "visit_type", "checked_in_at", "checked_out_at", "summary",
+        # The check-in: the fix, the device time of the tap (captured_at), and the template.
+        "checkin_latitude", "checkin_longitude", "checkin_accuracy_m", "checkin_coord_system",
+        "checkin_fix_at", "checkin_mocked", "captured_at", "status", "template_id",
+        # Read-only, written by the server: receive time, check-out duration, geofence re-check.
+        "server_received_at", "duration_s", "geofence",
+    ),
+    "checklist_answers": ("visit_id", "customer_id", "item_id", "value", "photo_id"),
+    # Read-only: check-ins that failed the server's re-check, for the rep and the region's lead.
+    "checkin_flags": ("visit_id", "customer_id", "rep_id", "region_id", "reasons", "details", "created_at"),
     "followups": ("customer_id", "author_id", "text", "captured_at"),
+    # Read-only: each customer's latest health score and its reasons (JSON objects), from server.scoring.
+    "score_snapshots": (
+        "customer_id", "model_version", "score", "band", "previous_score", "trend", "band_since",
+        "effective_weights", "indicators", "explanation", "computed_at",
+    ),
+    # Read-only except through the alerts API: the recipient's inbox of alerts and escalations.
+    "alerts": ("recipient_id", "kind", "state", "customer_id", "lead_id", "reason", "data", "created_at", "read_at", "done_at"),
     # Server-written records about sync itself, shown on the record they concern.
     "rejections": ("client_id", "mutation_id", "entity", "entity_id", "op", "reason", "fields", "created_at"),
     "conflicts": ("entity", "entity_id", "field", "lost_value", "won_value", "lost_by", "won_by", "created_at"),
@@ -38,7 +61,7 @@ SYNCED_FIELDS: dict[str, tuple[str, ...]] = {
 ENTITIES: tuple[str, ...] = tuple(SYNCED_FIELDS)
 
 # Entities a client may write through mutations; the rest are written by the server only.
-CLIENT_WRITABLE: frozenset[str] = frozenset({"customers", "contacts", "visits", "followups"})
+CLIENT_WRITABLE: frozenset[str] = frozenset({"customers", "contacts", "visits", "followups", "checklist_answers"})
 
 MUTATION_OPS: frozenset[str] = frozenset({"put", "patch", "delete"})
 CHANGE_OPS: frozenset[str] = frozenset({"put", "delete", "evict"})

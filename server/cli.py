@@ -60,7 +60,7 @@ def migrate(engine: Engine | None = None) -> None:
     with (engine or get_engine()).connect() as connection:
         disable_sqlite_foreign_keys(connection)
         config.attributes["connection"] = connection
-        command.upgrade(config, "heads")
+        command.upgrade(config, "head")
         connection.commit()
     log.info("database schema is at the latest revision")
 

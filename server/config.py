@@ -27,6 +27,35 @@ class Settings(BaseSettings):
         description="Lifetime of a bearer token in minutes.",
     )
     log_level: str = "INFO"
+    geofence_radius_m: float = Field(
+        default=500.0,
+        gt=0,
+        description="Check-in geofence radius in metres for customers without their own radius.",
+    )
+    photo_dir: Path | None = Field(
+        default=None,
+        description="Directory for uploaded visit photos. Unset means DATA_DIR/photos.",
+    )
+    photo_max_bytes: int = Field(
+        default=10 * 1024 * 1024,
+        gt=0,
+        description="Largest photo upload accepted, in bytes (default 10 MiB).",
+    )
+    integration_api_key: str | None = Field(
+        default=None,
+        min_length=16,
+        description="Key that integrations (website, hotline, marketing tools) send in the X-Api-Key header "
+        "to POST /api/events and /api/leads. Unset means only signed-in users may call them.",
+    )
+    webhook_timeout_seconds: float = Field(
+        default=5.0,
+        gt=0,
+        description="Seconds to wait for a WeCom or DingTalk robot's response before the attempt counts as timed out.",
+    )
+
+    @property
+    def effective_photo_dir(self) -> Path:
+        return self.photo_dir or self.data_dir / "photos"
 
     @property
     def effective_database_url(self) -> str:

@@ -6,7 +6,8 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 from sqlalchemy import text
 
-from server.api import auth, customers, members, sync
+from server.api import admin_checklists, auth, checkins, customers, members, photos, sync
+from server.api import alert_channels, alerts, content, customer_profiles, events, health_models, lead_rules, leads, scores
 from server.db import get_engine
 from server.errors import install_error_handlers
 
@@ -34,6 +35,11 @@ def create_app() -> FastAPI:
     app.include_router(customers.router)
     app.include_router(members.router)
     app.include_router(sync.router)
+    app.include_router(checkins.router)
+    app.include_router(admin_checklists.router)
+    app.include_router(photos.router)
+    for scoring_and_alerts in (health_models, events, scores, customer_profiles, leads, lead_rules, alerts, alert_channels, content):
+        app.include_router(scoring_and_alerts.router)
 
     @app.get("/api/health", tags=["health"])
     def health() -> dict[str, str]:

@@ -1,5 +1,6 @@
 """Database tables: the organisation (regions, stores, users, customers, contacts, visits,
-follow-ups, members) and the sync bookkeeping (change log, clients, rejections, conflicts).
+follow-ups, members), check-ins (checklist templates and answers, check-in flags, photos)
+and the sync bookkeeping (change log, clients, rejections, conflicts).
 
 Every synced row has a client-generatable UUID primary key, a `version` (the change
 sequence number of its last write), a `deleted` tombstone flag and the change sequence
@@ -9,8 +10,10 @@ number of each field's last write. Timestamps are UTC.
 import enum
 import uuid
 from datetime import date, datetime, timezone
+from typing import Any
 
-from sqlalchemy import JSON, BigInteger, Column, DateTime, Enum, Index, String
+from sqlalchemy import JSON, BigInteger, Column, DateTime, Enum, Index, String, UniqueConstraint
+from sqlalchemy.types import TypeDecorator
 from sqlmodel import Field, SQLModel
 
 from core.geofence import CoordSystem  # the geodetic datum a stored position was captured in
@@ -25,6 +28,33 @@ def _timestamp(nullable: bool = False, index: bool = False):
         default_factory=utcnow if not nullable else None,
         sa_column=Column(DateTime(timezone=True), nullable=nullable, index=index),
     )
+
+
+class UtcDateTime(TypeDecorator):
+    """A timestamp stored in UTC and always loaded as an aware UTC datetime.
+
+    SQLite has no timezone type: SQLAlchemy drops the offset when storing and loads a
+    naive value, so an instant sent as 09:30+08:00 would read back as 09:30 UTC.
+    Naive values are taken to be UTC already.
+    """
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value, dialect):
+        if value is not None and value.tzinfo is not None:
+            value = value.astimezone(timezone.utc)
+        return value
+
+    def process_result_value(self, value, dialect):
+        if value is None:
+            return None
+        return value.replace(tzinfo=timezone.utc) if value.tzinfo is None else value.astimezone(timezone.utc)
+
+
+def _utc_timestamp(index: bool = False):
+    """Return the field of a nullable UtcDateTime column."""
+    return Field(default=None, sa_column=Column(UtcDateTime(), nullable=True, index=index))
 
 
 class Role(str, enum.Enum):
@@ -114,6 +144,10 @@ class Customer(SyncedRow, table=True):
     region_id: uuid.UUID | None = Field(default=None, foreign_key="regions.id", index=True)
     created_at: datetime = _timestamp()
     updated_at: datetime = _timestamp()
+    # Check-in geofence radius in metres; None means the server's GEOFENCE_RADIUS_M setting.
+    geofence_radius_m: float | None = None
+    # Annual purchase band code, scored by the health model (server.scoring); None when not known.
+    purchase_band: str | None = Field(default=None, max_length=16)
 
 
 class Contact(SyncedRow, table=True):
@@ -128,16 +162,59 @@ class Contact(SyncedRow, table=True):
     phone: str = Field(default="", max_length=20)
 
 
+class ChecklistTemplate(SyncedRow, table=True):
+    """One revision of the checklist shown after check-in for a visit type.
+
+    `items` is a list of item objects (id, label, type, required, and options or min/max);
+    server.checkins.checklists validates them. A new revision is a new row; at most one
+    revision per visit type is active. Named `revision` because `version` is the sync version.
+    """
+
+    __tablename__ = "checklist_templates"
+    __table_args__ = (UniqueConstraint("visit_type", "revision", name="uq_checklist_templates_visit_type_revision"),)
+
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    visit_type: str = Field(max_length=32, index=True)
+    name: str = Field(max_length=64)
+    revision: int = 1
+    items: list = Field(default_factory=list, sa_type=JSON)
+    active: bool = True
+    created_at: datetime = _timestamp()
+
+
+class VisitStatus(str, enum.Enum):
+    OPEN = "open"
+    COMPLETED = "completed"
+
+
 class Visit(SyncedRow, table=True):
     __tablename__ = "visits"
+    __table_args__ = (Index("ix_visits_rep_captured_at", "rep_id", "captured_at"),)
 
     id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
     customer_id: uuid.UUID = Field(foreign_key="customers.id", index=True)
     rep_id: uuid.UUID = Field(foreign_key="users.id", index=True)
     visit_type: str = Field(default="routine", max_length=32)
-    checked_in_at: datetime | None = _timestamp(nullable=True)
-    checked_out_at: datetime | None = _timestamp(nullable=True)
+    checked_in_at: datetime | None = _utc_timestamp()
+    checked_out_at: datetime | None = _utc_timestamp()
     summary: str = Field(default="", max_length=1000)
+    # The check-in fix as the device reported it; checkin_fix_at is on the device clock.
+    checkin_latitude: float | None = None
+    checkin_longitude: float | None = None
+    checkin_accuracy_m: float | None = None
+    checkin_coord_system: CoordSystem = Field(default=CoordSystem.WGS84, sa_type=_enum_column_type(CoordSystem, 8))
+    checkin_fix_at: datetime | None = _utc_timestamp()
+    checkin_mocked: bool = False
+    # Device time of the check-in tap: when the rep was there. Kept as data, never used for ordering.
+    captured_at: datetime | None = _utc_timestamp()
+    # Server time of the push that delivered the check-in.
+    server_received_at: datetime | None = _utc_timestamp()
+    # Seconds from check-in to check-out, computed by the server at check-out.
+    duration_s: int | None = None
+    status: VisitStatus = Field(default=VisitStatus.OPEN, sa_type=_enum_column_type(VisitStatus, 16))
+    template_id: uuid.UUID | None = Field(default=None, foreign_key="checklist_templates.id", index=True)
+    # The server's geofence decision on the check-in fix: core.geofence.Decision.as_dict().
+    geofence: dict | None = Field(default=None, sa_type=JSON)
 
 
 class Followup(SyncedRow, table=True):
@@ -151,6 +228,52 @@ class Followup(SyncedRow, table=True):
     text: str = Field(default="", max_length=2000)
     # When the author recorded it, by the device clock; kept as data, never used for ordering.
     captured_at: datetime | None = _timestamp(nullable=True)
+
+
+class ChecklistAnswer(SyncedRow, table=True):
+    """The answer to one checklist item of a visit; `value` is validated against the visit's template."""
+
+    __tablename__ = "checklist_answers"
+
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    visit_id: uuid.UUID = Field(foreign_key="visits.id", index=True)
+    # The visit's customer, repeated so answers share the customer's sync audience.
+    customer_id: uuid.UUID = Field(foreign_key="customers.id", index=True)
+    item_id: str = Field(max_length=32)
+    value: Any = Field(default=None, sa_column=Column(JSON, nullable=True))
+    # The uploaded photo of a photo item (see server.api.photos).
+    photo_id: uuid.UUID | None = None
+
+
+class CheckinFlag(SyncedRow, table=True):
+    """A check-in that failed the server's re-check; the visit is kept and the flag shown to the lead."""
+
+    __tablename__ = "checkin_flags"
+
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    visit_id: uuid.UUID = Field(foreign_key="visits.id", unique=True)
+    customer_id: uuid.UUID = Field(foreign_key="customers.id", index=True)
+    rep_id: uuid.UUID = Field(foreign_key="users.id", index=True)
+    # The customer's region when the check-in arrived; its lead receives the flag.
+    region_id: uuid.UUID | None = Field(default=None, foreign_key="regions.id", index=True)
+    reasons: list = Field(default_factory=list, sa_type=JSON)
+    # Distance, accuracy, fix age, travel speed and clock skew behind the reasons.
+    details: dict = Field(default_factory=dict, sa_type=JSON)
+    created_at: datetime = _timestamp(index=True)
+
+
+class Photo(SQLModel, table=True):
+    """A completely uploaded and verified visit photo; the file is under the PHOTO_DIR setting."""
+
+    __tablename__ = "photos"
+
+    id: uuid.UUID = Field(primary_key=True)
+    visit_id: uuid.UUID = Field(foreign_key="visits.id", index=True)
+    uploaded_by: uuid.UUID = Field(foreign_key="users.id", index=True)
+    size: int = Field(sa_type=BigInteger)
+    content_type: str = Field(max_length=32)
+    sha256: str = Field(max_length=64)
+    created_at: datetime = _timestamp()
 
 
 class Member(SQLModel, table=True):
@@ -202,7 +325,7 @@ class SyncChange(SQLModel, table=True):
     )
 
     seq: int = Field(sa_column=Column(BigInteger, primary_key=True, autoincrement=False))
-    entity: str = Field(max_length=16)
+    entity: str = Field(max_length=32)
     entity_id: uuid.UUID = Field(index=True)
     # put: the row is new or changed; delete: tombstone; evict: the row left this audience's scope.
     op: str = Field(max_length=8)
@@ -233,7 +356,7 @@ class SyncRejection(SyncedRow, table=True):
     client_id: uuid.UUID = Field(index=True)
     mutation_id: int = Field(sa_type=BigInteger)
     user_id: uuid.UUID = Field(foreign_key="users.id", index=True)
-    entity: str = Field(max_length=16)
+    entity: str = Field(max_length=32)
     entity_id: str = Field(max_length=64)
     op: str = Field(max_length=8)
     reason: str = Field(max_length=500)
@@ -247,7 +370,7 @@ class SyncConflict(SyncedRow, table=True):
     __tablename__ = "sync_conflicts"
 
     id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
-    entity: str = Field(max_length=16)
+    entity: str = Field(max_length=32)
     entity_id: uuid.UUID = Field(index=True)
     field: str = Field(max_length=32)
     lost_value: dict = Field(default_factory=dict, sa_type=JSON)
@@ -255,3 +378,7 @@ class SyncConflict(SyncedRow, table=True):
     lost_by: uuid.UUID | None = None
     won_by: uuid.UUID | None = None
     created_at: datetime = _timestamp()
+
+
+# Tables of the health score, leads, alerts, content and jobs, registered on the same metadata.
+from server import feature_tables  # noqa: E402,F401

@@ -19,6 +19,8 @@ from server.db import build_engine
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 POSTGRES_ADMIN_URL = os.environ.get("TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+# The X-Api-Key that test servers accept from integrations (POST /api/events, /api/leads).
+TEST_INTEGRATION_API_KEY = "test-integration-key-0123456789"
 
 
 def free_port() -> int:
@@ -104,7 +106,8 @@ def start_api_server(backend: str, work_dir: Path) -> ApiServer:
         database_url = f"sqlite:///{work_dir / 'fieldsales.sqlite3'}"
 
     port = free_port()
-    env = {**os.environ, "DATABASE_URL": database_url, "DATA_DIR": str(work_dir), "LOG_LEVEL": "WARNING"}
+    env = {**os.environ, "DATABASE_URL": database_url, "DATA_DIR": str(work_dir), "LOG_LEVEL": "WARNING",
+           "INTEGRATION_API_KEY": TEST_INTEGRATION_API_KEY}
     log_path = work_dir / "server.log"
     with log_path.open("wb") as log_file:
         process = subprocess.Popen(

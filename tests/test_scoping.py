@@ -3,9 +3,21 @@
 import httpx
 from sqlmodel import Session, func, select
 
-from server.models import Customer, Member, Role, User
+from server.models import Contact, Customer, Member, Role, User
 from tests.conftest import login
 from tests.servers import ApiServer
+
+
+# Other tests on the same server add customers without contacts and tombstone some, so the
+# checks below count live customers only and pick demo customers (with contacts) by id.
+_LIVE = Customer.deleted == False  # noqa: E712
+
+
+def _demo_customer(session: Session, owner: User) -> Customer:
+    """Return a live customer of `owner` that has contacts, as every demo customer does."""
+    return session.exec(
+        select(Customer).join(Contact, Contact.customer_id == Customer.id).where(Customer.owner_id == owner.id, _LIVE).order_by(Customer.id)
+    ).first()
 
 
 def _users(server: ApiServer, role: Role) -> list[User]:
@@ -28,7 +40,7 @@ def _all_pages(http: httpx.Client, path: str, headers: dict[str, str]) -> list[d
 def test_rep_sees_only_own_customers(client: httpx.Client, api_server: ApiServer):
     rep = _users(api_server, Role.REP)[0]
     with Session(api_server.engine) as session:
-        owned = session.exec(select(func.count()).select_from(Customer).where(Customer.owner_id == rep.id)).one()
+        owned = session.exec(select(func.count()).select_from(Customer).where(Customer.owner_id == rep.id, _LIVE)).one()
 
     customers = _all_pages(client, "/api/customers", login(client, rep.username))
 
@@ -40,8 +52,8 @@ def test_rep_sees_only_own_customers(client: httpx.Client, api_server: ApiServer
 def test_rep_gets_404_for_other_reps_customer(client: httpx.Client, api_server: ApiServer):
     rep, other_rep = _users(api_server, Role.REP)[:2]
     with Session(api_server.engine) as session:
-        foreign = session.exec(select(Customer).where(Customer.owner_id == other_rep.id)).first()
-        own = session.exec(select(Customer).where(Customer.owner_id == rep.id)).first()
+        foreign = _demo_customer(session, other_rep)
+        own = _demo_customer(session, rep)
     headers = login(client, rep.username)
 
     response = client.get(f"/api/customers/{foreign.id}", headers=headers)
@@ -66,7 +78,7 @@ def test_rep_search_stays_in_scope(client: httpx.Client, api_server: ApiServer):
 def test_customer_detail_has_contacts(client: httpx.Client, api_server: ApiServer):
     rep = _users(api_server, Role.REP)[0]
     with Session(api_server.engine) as session:
-        own = session.exec(select(Customer).where(Customer.owner_id == rep.id)).first()
+        own = _demo_customer(session, rep)
 
     detail = client.get(f"/api/customers/{own.id}", headers=login(client, rep.username)).json()
 
@@ -79,7 +91,7 @@ def test_customer_detail_has_contacts(client: httpx.Client, api_server: ApiServe
 def test_lead_sees_only_own_region(client: httpx.Client, api_server: ApiServer):
     lead = _users(api_server, Role.REGIONAL_LEAD)[0]
     with Session(api_server.engine) as session:
-        in_region = session.exec(select(func.count()).select_from(Customer).where(Customer.region_id == lead.region_id)).one()
+        in_region = session.exec(select(func.count()).select_from(Customer).where(Customer.region_id == lead.region_id, _LIVE)).one()
         outside = session.exec(select(Customer).where(Customer.region_id != lead.region_id)).first()
     headers = login(client, lead.username)
 
@@ -94,7 +106,7 @@ def test_lead_sees_only_own_region(client: httpx.Client, api_server: ApiServer):
 def test_admin_sees_everything(client: httpx.Client, api_server: ApiServer):
     admin = _users(api_server, Role.ADMIN)[0]
     with Session(api_server.engine) as session:
-        total = session.exec(select(func.count()).select_from(Customer)).one()
+        total = session.exec(select(func.count()).select_from(Customer).where(_LIVE)).one()
 
     response = client.get("/api/customers", params={"limit": 1}, headers=login(client, admin.username))
 

@@ -3,9 +3,11 @@
 import logging
 import time
 import uuid
+from datetime import datetime, timezone
+from email.utils import parsedate_to_datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, HTTPException, Query, status
+from fastapi import APIRouter, Header, HTTPException, Query, status
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.exc import OperationalError
@@ -62,14 +64,32 @@ class PullResponse(BaseModel):
     remaining: int | None = None
 
 
+def parse_http_date(value: str | None) -> datetime | None:
+    """Parse an HTTP Date header (RFC 9110 IMF-fixdate) into an aware UTC datetime; None if absent or invalid."""
+    if not value:
+        return None
+    try:
+        moment = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return moment.replace(tzinfo=timezone.utc) if moment.tzinfo is None else moment.astimezone(timezone.utc)
+
+
 @router.post("/push", response_model=PushResponse)
-def push(body: PushRequest, user: CurrentUser) -> PushResponse:
+def push(
+    body: PushRequest,
+    user: CurrentUser,
+    date: Annotated[str | None, Header(description="The device clock when sending (RFC 9110 Date); used to detect a wrong device clock at check-in.")] = None,
+) -> PushResponse:
     """Apply a batch of mutations in one transaction. See core/wire.py for the format."""
     mutations = [Mutation(**m.model_dump()) for m in body.mutations]
+    device_time = parse_http_date(date)
+    if date and device_time is None:
+        log.info("sync push client=%s sent an unparseable Date header %r; clock skew not checked", body.client_id, date[:64])
     for attempt in range(1, PUSH_ATTEMPTS + 1):
         with writing_session() as session:
             try:
-                result = apply_push(session, user, body.client_id, mutations)
+                result = apply_push(session, user, body.client_id, mutations, device_time=device_time)
                 break
             except ClientOwnedByAnotherUser as error:
                 raise HTTPException(status.HTTP_409_CONFLICT, str(error)) from None

@@ -15,9 +15,10 @@ from datetime import date, datetime, time, timedelta, timezone
 
 from sqlmodel import Session, SQLModel, select
 
-from server.models import Contact, CoordSystem, Customer, Member, Region, Role, Store, User, Visit
+from server.models import Contact, CoordSystem, Customer, Member, Region, Role, Store, User, Visit, VisitStatus
 from server.security import hash_password
 from server.sync.changes import log_bulk_inserted_rows
+from server.seed.scoring_demo import load_scoring_demo
 from server.seed.names import PersonNames
 from server.seed.places import Place, load_places, short_place_name
 from server.seed.vocabulary import (
@@ -182,6 +183,8 @@ def load_demo_organisation(session: Session) -> DemoLogins | None:
             session.flush()
         # Bulk-inserted rows enter the change log here, so a first sync downloads them.
         log_bulk_inserted_rows(session)
+        # Health scores, leads and alerts of the demo (server.seed.scoring_demo).
+        load_scoring_demo(session)
         session.commit()
     except Exception:
         session.rollback()
@@ -378,6 +381,7 @@ class _OrganisationBuilder:
         for number in range(1, rng.randint(0, _MAX_VISITS_PER_CUSTOMER) + 1):
             visit_type = rng.choice(tuple(VISIT_SUMMARIES))
             checked_in_at = _working_hours_moment(rng, days_ago=rng.randint(1, _VISIT_HISTORY_DAYS))
+            duration = timedelta(minutes=rng.randint(20, 150))
             self.organisation.visits.append(
                 Visit(
                     id=demo_id("visit", f"{key}:{number}"),
@@ -385,8 +389,11 @@ class _OrganisationBuilder:
                     rep_id=rep.id,
                     visit_type=visit_type,
                     checked_in_at=checked_in_at,
-                    checked_out_at=checked_in_at + timedelta(minutes=rng.randint(20, 150)),
+                    checked_out_at=checked_in_at + duration,
                     summary=rng.choice(VISIT_SUMMARIES[visit_type]),
+                    # Past visits logged before check-in existed: completed, with no fix or checklist.
+                    status=VisitStatus.COMPLETED,
+                    duration_s=int(duration.total_seconds()),
                 )
             )
 

@@ -9,11 +9,15 @@ import uuid
 from datetime import date, datetime
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, JsonValue, ValidationError, field_validator
 from sqlmodel import Session, select
 
 from core.wire import SYNCED_FIELDS
+from server.checkins.timestamps import DeviceTimestamp
 from server.models import (
+    CheckinFlag,
+    ChecklistAnswer,
+    ChecklistTemplate,
     Contact,
     CoordSystem,
     Customer,
@@ -25,7 +29,10 @@ from server.models import (
     SyncRejection,
     User,
     Visit,
+    VisitStatus,
 )
+from server.alerts.models import Alert
+from server.scoring.models import LatestScore
 
 ENTITY_MODELS: dict[str, type[SyncedRow]] = {
     "customers": Customer,
@@ -34,6 +41,11 @@ ENTITY_MODELS: dict[str, type[SyncedRow]] = {
     "followups": Followup,
     "rejections": SyncRejection,
     "conflicts": SyncConflict,
+    "checklist_templates": ChecklistTemplate,
+    "checklist_answers": ChecklistAnswer,
+    "checkin_flags": CheckinFlag,
+    "score_snapshots": LatestScore,
+    "alerts": Alert,
 }
 
 
@@ -132,12 +144,24 @@ class ContactFields(_Fields):
 
 
 class VisitFields(_Fields):
+    """A visit and its check-in. The cross-field rules (a complete fix, check-out, required
+    checklist answers) are checked by server.checkins.visits once the row is merged."""
+
     customer_id: uuid.UUID
     rep_id: uuid.UUID | None = None
-    visit_type: Text64 = "routine"
-    checked_in_at: datetime | None = None
-    checked_out_at: datetime | None = None
+    visit_type: str = Field(default="routine", min_length=1, max_length=32)
+    checked_in_at: DeviceTimestamp | None = None
+    checked_out_at: DeviceTimestamp | None = None
     summary: str = Field(default="", max_length=1000)
+    checkin_latitude: float | None = Field(default=None, ge=-90, le=90, allow_inf_nan=False)
+    checkin_longitude: float | None = Field(default=None, ge=-180, le=180, allow_inf_nan=False)
+    checkin_accuracy_m: float | None = Field(default=None, gt=0, allow_inf_nan=False)
+    checkin_coord_system: CoordSystem = CoordSystem.WGS84
+    checkin_fix_at: DeviceTimestamp | None = None
+    checkin_mocked: bool = False
+    captured_at: DeviceTimestamp | None = None
+    status: VisitStatus = VisitStatus.OPEN
+    template_id: uuid.UUID | None = None
 
 
 class FollowupFields(_Fields):
@@ -147,11 +171,22 @@ class FollowupFields(_Fields):
     captured_at: datetime | None = None
 
 
+class ChecklistAnswerFields(_Fields):
+    """An answer; its value is checked against the visit's template by server.checkins.visits."""
+
+    visit_id: uuid.UUID
+    customer_id: uuid.UUID
+    item_id: str = Field(min_length=1, max_length=32)
+    value: JsonValue = None
+    photo_id: uuid.UUID | None = None
+
+
 FIELD_MODELS: dict[str, type[_Fields]] = {
     "customers": CustomerFields,
     "contacts": ContactFields,
     "visits": VisitFields,
     "followups": FollowupFields,
+    "checklist_answers": ChecklistAnswerFields,
 }
 
 # Fields only a regional lead (in their region) or an admin may change: who owns a customer.
@@ -159,9 +194,14 @@ ASSIGNMENT_FIELDS = frozenset({"owner_id", "region_id"})
 # Fields fixed once a row exists.
 IMMUTABLE_FIELDS = {
     "contacts": frozenset({"customer_id"}),
-    "visits": frozenset({"customer_id", "rep_id"}),
+    # A check-in is recorded once: a later tap is a new visit with its own id.
+    "visits": frozenset({
+        "customer_id", "rep_id", "checkin_latitude", "checkin_longitude", "checkin_accuracy_m",
+        "checkin_coord_system", "checkin_fix_at", "checkin_mocked", "captured_at", "template_id",
+    }),
     "followups": frozenset({"customer_id", "author_id"}),
     "customers": frozenset(),
+    "checklist_answers": frozenset({"visit_id", "customer_id", "item_id"}),
 }
 
 

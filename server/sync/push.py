@@ -8,6 +8,7 @@ the last applied id still advances, so one bad record never blocks the queue.
 """
 
 import logging
+import math
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -17,7 +18,10 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
 from core.wire import CLIENT_WRITABLE, MUTATION_OPS
+from server.checkins.recheck import PushClock
+from server.checkins.visits import after_mutation
 from server.models import Customer, SyncClient, SyncConflict, SyncRejection, User
+from server.scoring.hooks import rescore_after_push
 from server.sync.changes import ChangeRecorder, field_version
 from server.sync.entities import (
     ASSIGNMENT_FIELDS,
@@ -81,9 +85,15 @@ def lock_client(session: Session, client_id: uuid.UUID, user: User) -> SyncClien
     return client
 
 
-def apply_push(session: Session, user: User, client_id: uuid.UUID, mutations: list[Mutation]) -> PushResult:
-    """Apply `mutations` in id order and commit; the caller's session must have no open writes."""
+def apply_push(
+    session: Session, user: User, client_id: uuid.UUID, mutations: list[Mutation], device_time: datetime | None = None
+) -> PushResult:
+    """Apply `mutations` in id order and commit; the caller's session must have no open writes.
+
+    `device_time` is the device clock when it sent the push (its HTTP Date header), for the check-in re-check.
+    """
     recorder = ChangeRecorder(session)
+    clock = PushClock(received_at=datetime.now(timezone.utc), device_time=device_time)
     client = lock_client(session, client_id, user)
     results: list[MutationResult] = []
     gap = False
@@ -99,7 +109,7 @@ def apply_push(session: Session, user: User, client_id: uuid.UUID, mutations: li
         checkpoint = recorder.checkpoint()
         try:
             with session.begin_nested():
-                _apply_one(session, recorder, user, mutation)
+                _apply_one(session, recorder, user, mutation, clock)
                 session.flush()
             results.append(MutationResult(mutation.id, "applied"))
         except (MutationRejected, IntegrityError) as error:
@@ -113,6 +123,8 @@ def apply_push(session: Session, user: User, client_id: uuid.UUID, mutations: li
     session.add(client)
     recorder.flush()
     session.commit()
+    # Health scores of the touched customers, in their own transaction. A failure there is logged, not raised.
+    rescore_after_push(session, mutations, results)
 
     rejected = sum(1 for r in results if r.status == "rejected")
     applied = sum(1 for r in results if r.status == "applied")
@@ -133,7 +145,7 @@ def _store_rejection(session, recorder, user, client_id, mutation: Mutation, rea
         client_id=client_id,
         mutation_id=mutation.id,
         user_id=user.id,
-        entity=mutation.entity[:16],
+        entity=mutation.entity[:32],
         entity_id=str(mutation.entity_id)[:64],
         op=mutation.op[:8],
         reason=reason[:500],
@@ -171,10 +183,17 @@ def _resend_server_state(session: Session, recorder: ChangeRecorder, user: User,
 def _json_safe(fields: Any) -> dict:
     if not isinstance(fields, dict):
         return {"value": repr(fields)[:200]}
-    return {str(k): v if isinstance(v, str | int | float | bool | type(None)) else repr(v)[:200] for k, v in fields.items()}
+    return {str(k): v if _json_scalar(v) else repr(v)[:200] for k, v in fields.items()}
 
 
-def _apply_one(session: Session, recorder: ChangeRecorder, user: User, mutation: Mutation) -> None:
+def _json_scalar(value: Any) -> bool:
+    # NaN and infinity are not JSON: PostgreSQL refuses them and the pull could not send them.
+    if isinstance(value, float):
+        return math.isfinite(value)
+    return isinstance(value, str | int | bool | type(None))
+
+
+def _apply_one(session: Session, recorder: ChangeRecorder, user: User, mutation: Mutation, clock: PushClock) -> None:
     if mutation.entity not in CLIENT_WRITABLE:
         raise MutationRejected(f"entity {mutation.entity!r} cannot be written by clients; writable: {', '.join(sorted(CLIENT_WRITABLE))}")
     if mutation.op not in MUTATION_OPS:
@@ -188,8 +207,9 @@ def _apply_one(session: Session, recorder: ChangeRecorder, user: User, mutation:
 
     model = ENTITY_MODELS[mutation.entity]
     row = session.get(model, entity_id)
+    created = row is None
     if mutation.op == "put" and row is None:
-        _create(session, recorder, user, mutation, entity_id)
+        row = _create(session, recorder, user, mutation, entity_id)
     elif row is None:
         raise MutationRejected(f"{mutation.entity} {entity_id} not found; it may never have reached the server")
     elif row.deleted:
@@ -201,6 +221,7 @@ def _apply_one(session: Session, recorder: ChangeRecorder, user: User, mutation:
     else:
         # A put on an existing row (a create that was replayed elsewhere) updates it like a patch.
         _update(session, recorder, user, mutation, row)
+    after_mutation(session, recorder, user, mutation.entity, mutation.op, row, created, clock)
 
 
 def _delete(session: Session, recorder: ChangeRecorder, user: User, entity: str, row) -> None:
@@ -220,7 +241,7 @@ def _row_in_scope(session: Session, user: User, entity: str, row) -> bool:
     return customer_in_scope(user, parent_customer(session, entity, row))
 
 
-def _create(session: Session, recorder: ChangeRecorder, user: User, mutation: Mutation, entity_id: uuid.UUID) -> None:
+def _create(session: Session, recorder: ChangeRecorder, user: User, mutation: Mutation, entity_id: uuid.UUID):
     values = validate_fields(mutation.entity, mutation.fields, partial=False)
 
     if mutation.entity == "customers":
@@ -242,6 +263,7 @@ def _create(session: Session, recorder: ChangeRecorder, user: User, mutation: Mu
     row = ENTITY_MODELS[mutation.entity](id=entity_id, **values)
     session.add(row)
     recorder.put(mutation.entity, row, changed_fields=set(values), writer_id=user.id)
+    return row
 
 
 def _update(session: Session, recorder: ChangeRecorder, user: User, mutation: Mutation, row) -> None:

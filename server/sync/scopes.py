@@ -27,7 +27,12 @@ class Audience:
 
 
 # Entities whose rows belong to a customer and share its audience.
-CUSTOMER_CHILDREN = ("contacts", "visits", "followups")
+CUSTOMER_CHILDREN = ("contacts", "visits", "followups", "checklist_answers", "score_snapshots")
+
+# Entities every signed-in user receives: their change-log entries have no audience keys.
+# Only these entities are sent that way, so a row of another entity that lost its owner
+# and region (an unassigned customer) never goes to everyone.
+EVERYONE_ENTITIES = ("checklist_templates",)
 
 
 def audience_of(session: Session, entity: str, row: SyncedRow) -> Audience:
@@ -38,6 +43,12 @@ def audience_of(session: Session, entity: str, row: SyncedRow) -> Audience:
         return Audience(owner_id=customer.owner_id, region_id=customer.region_id) if customer else Audience()
     if entity == "rejections":
         return Audience(owner_id=row.user_id)
+    if entity == "alerts":
+        return Audience(owner_id=row.recipient_id)
+    if entity in EVERYONE_ENTITIES:
+        return Audience()
+    if entity == "checkin_flags":
+        return Audience(owner_id=row.rep_id, region_id=row.region_id)
     if entity == "conflicts":
         return _conflict_audience(session, row)
     raise ValueError(f"unknown synced entity {entity!r}")

@@ -1,0 +1,1 @@
+"""Visits on site: the server's re-check of check-ins, visit checklists and visit photos."""
