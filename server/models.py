@@ -227,7 +227,7 @@ class Followup(SyncedRow, table=True):
     author_id: uuid.UUID = Field(foreign_key="users.id", index=True)
     text: str = Field(default="", max_length=2000)
     # When the author recorded it, by the device clock; kept as data, never used for ordering.
-    captured_at: datetime | None = _timestamp(nullable=True)
+    captured_at: datetime | None = _utc_timestamp()
 
 
 class ChecklistAnswer(SyncedRow, table=True):

@@ -414,3 +414,17 @@ def test_rejection_counts_as_applied_id(api_server, rep, tmp_path):
     assert rejection.mutation_id == 1
     assert "name" in rejection.reason
     assert _count(api_server, Customer, Customer.name == "空名之后的客户") == 1
+
+
+def test_capture_time_offset_kept(api_server, rep, tmp_path):
+    device = Device(api_server, rep, tmp_path)
+    device.sync()
+    customer_id = next(iter(device.rows("customers")))
+    followup_id = device.store.put("followups", {"customer_id": customer_id, "text": "北京时间上午九点半", "captured_at": "2026-12-04T09:30:00+08:00"})
+
+    device.sync()
+
+    stored = _server_row(api_server, Followup, followup_id).captured_at
+    assert stored.utcoffset() is not None
+    assert stored.isoformat() == "2026-12-04T01:30:00+00:00"
+    assert device.rows("followups")[followup_id]["captured_at"] == "2026-12-04T01:30:00+00:00"
