@@ -59,7 +59,8 @@ def test_rep_browses_customers(web_client: str, demo_server: str, offline_browse
     home_title = page.get_by_role("heading", name=ZH.t("home.rep"))
     expect(home_title).to_be_visible(timeout=STEP_TIMEOUT_MS)
     count_text = ZH.t("list.count", total=customers["total"], shown=len(customers["items"]))
-    expect(page.get_by_text(count_text)).to_be_visible()
+    # The list fills from the device's store once the first sync has applied its pages.
+    expect(page.get_by_text(count_text)).to_be_visible(timeout=STEP_TIMEOUT_MS)
     # The tooltip on the user's name (the role) joins its accessible text, so match a substring.
     expect(page.get_by_text(re.compile(re.escape(REP.display_name)))).to_be_visible()
     first = customers["items"][0]
