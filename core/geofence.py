@@ -25,7 +25,7 @@ class CoordSystem(str, enum.Enum):
 
 
 class Reason(str, enum.Enum):
-    """Why a fix does not pass; the client shows it, the server stores it as a flag."""
+    """Reason a fix does not pass, shown by the client and stored by the server as a flag."""
 
     NO_FIX = "no_fix"
     INVALID_FIX_COORDINATES = "invalid_fix_coordinates"

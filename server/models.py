@@ -66,7 +66,7 @@ class Role(str, enum.Enum):
 
 
 def _enum_column_type(enum_class: type[enum.Enum], length: int) -> Enum:
-    """A VARCHAR holding the enum's values (not names), loaded back as the enum member."""
+    """Return a VARCHAR type that stores the enum's values (not names) and loads the enum member."""
     return Enum(enum_class, native_enum=False, length=length, values_callable=lambda members: [m.value for m in members])
 
 

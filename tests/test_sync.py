@@ -209,7 +209,7 @@ def test_device_clock_does_not_order(api_server, rep, tmp_path, monkeypatch):
     behind.sync()
     ahead.sync()
 
-    # The later push wins, whatever the device clocks said.
+    # The later push wins, whatever the device clocks showed.
     assert _server_row(api_server, Customer, customer_id).industry == "时钟慢一天"
     followup = [f for f in ahead.rows("followups").values() if f["text"] == "设备时钟在2099年"][0]
     assert followup["captured_at"].startswith("2099-01-01")

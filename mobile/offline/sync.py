@@ -30,7 +30,7 @@ class SyncUnauthorized(SyncError):
 
 
 class SyncUnreachable(SyncError):
-    """The server could not be reached or did not answer in time."""
+    """The server could not be reached or did not respond in time."""
 
 
 @dataclass
@@ -154,7 +154,7 @@ class SyncClient:
 
 @dataclass
 class SyncStatus:
-    """What the sync status bar shows."""
+    """State of sync as the status bar shows it."""
 
     pending: int = 0
     last_success_at: float | None = None

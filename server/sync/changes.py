@@ -3,8 +3,8 @@
 The recorder collects the rows a transaction changed and, just before commit,
 takes that many change sequence numbers from the counter row. The counter row
 stays locked until the transaction ends, so numbers are handed out in commit
-order on PostgreSQL as on SQLite, and a pull that reads the counter as its
-high-water mark never skips a change that commits later with a lower number.
+order on PostgreSQL as on SQLite. A pull that reads the counter as its high-water
+mark therefore never skips a change that commits later with a lower number.
 """
 
 import uuid
@@ -26,7 +26,7 @@ class _PendingChange:
     changed_fields: set[str] = field(default_factory=set)
     writer_id: uuid.UUID | None = None
     previous_audience: Audience | None = None
-    # For a retraction: the row id and the one audience told to drop it.
+    # For a retraction: the row id and the one audience that must drop it.
     entity_id: uuid.UUID | None = None
     audience: Audience | None = None
 
@@ -72,7 +72,7 @@ class ChangeRecorder:
         self._pending[(entity, row.id)] = _PendingChange(entity, row, "delete", writer_id=writer_id)
 
     def retract(self, entity: str, entity_id: uuid.UUID, audience: Audience) -> None:
-        """Tell one audience to drop a row it holds but may not have (a rejected create, or a row out of its scope)."""
+        """Record that one audience must drop a row it has but may not see (a rejected create, or a row out of its scope)."""
         self._pending[(entity, entity_id)] = _PendingChange(entity, None, "delete", entity_id=entity_id, audience=audience)
 
     def checkpoint(self) -> dict:

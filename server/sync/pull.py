@@ -99,7 +99,7 @@ def read_pull(
             changes.append({"seq": entry.seq, "entity": entry.entity, "id": str(entry.entity_id), "op": op, "row": None})
 
     next_cursor = entries[-1].seq if has_more else max(cursor, high_water_mark)
-    # The acknowledgement is sent with the last page only, when the client holds every change up to the mark.
+    # The acknowledgement goes with the last page only, once the client has every change up to the mark.
     return PullPage(
         cursor=next_cursor,
         has_more=has_more,

@@ -1,8 +1,8 @@
 """Apply a client's pushed mutations in one transaction.
 
 Mutation ids run 1, 2, 3, ... per client. Ids at or below the client's last applied
-id are skipped as duplicates; an id beyond the next one is a gap, which stops the
-batch so the client re-sends from the server's last id. A mutation that fails
+id are skipped as duplicates. An id beyond the next one is a gap: it stops the batch,
+and the client re-sends from the server's last id. A mutation that fails
 validation or authorisation is stored as a rejection (synced back to the user) and
 the last applied id still advances, so one bad record never blocks the queue.
 """
