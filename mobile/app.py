@@ -1,9 +1,8 @@
 """The Flet app: page setup, session restore, sign-in and sign-out, and navigation.
 
-Navigation uses Flet's imperative views and routes:
-
-    /                   home screen for the user's role (customer or member list)
-    /customers/<id>     customer detail, stacked on the home screen
+Navigation uses Flet's imperative views and routes; mobile.routes lists the
+screens and mobile.navigation turns a route into the stack of screens under it
+(for example /visits/<id>/checklist over /customers/<id> over the home screen).
 
 Screens are created once and kept while their route stays on the stack, so going
 back from a customer keeps the list's search text, loaded pages and scroll position.
@@ -24,16 +23,16 @@ from mobile.offline.directory import LocalDirectory
 from mobile.offline.store import LocalStore
 from mobile.offline.sync import SyncClient, SyncLoop, SyncReport, SyncStatus
 from mobile.session import SessionStore
+from mobile import routes
+from mobile.navigation import HOME_ROUTE, HOME_SCREENS, Screen, route_stack
 from mobile.views import fit_view_width, is_shown
-from mobile.views.customer_detail import CustomerDetailScreen, customer_route
+from mobile.views.customer_detail import customer_route
 from mobile.views.customers import CustomerListScreen
 from mobile.views.login import LoginScreen
-from mobile.views.members import MemberListScreen
 from mobile.views.splash import splash_view
 
 log = logging.getLogger(__name__)
 
-HOME_ROUTE = "/"
 FONT_FAMILY = "NotoSansSC"
 # Relative to the assets directory. The Simplified Chinese face of Noto Sans CJK,
 # built by scripts/build_font.py: without it the web client has no CJK glyphs.
@@ -45,9 +44,6 @@ PREFERENCES_TIMEOUT_S = 10
 
 # Message id of the home screen title for each role whose home screen is the customer list.
 CUSTOMER_HOME_TITLES = {"rep": "home.rep", "regional_lead": "home.regional_lead", "admin": "home.admin"}
-MEMBER_HOME_ROLES = ("clerk", "store_manager")
-
-HomeScreen = CustomerListScreen | MemberListScreen
 
 
 class FieldSalesApp:
@@ -69,8 +65,9 @@ class FieldSalesApp:
         self._sessions = SessionStore()
         self._preferences = ft.SharedPreferences()
         self._login: LoginScreen | None = None
-        self._home: HomeScreen | None = None
-        self._detail: CustomerDetailScreen | None = None
+        # Screens on the view stack by route, the home screen under HOME_ROUTE.
+        self._screens: dict[str, Screen] = {}
+        routes.register()
 
     async def start(self) -> None:
         """Set up the page, restore the language and the stored session, and show the first screen."""
@@ -116,12 +113,24 @@ class FieldSalesApp:
 
         # Screens build their text once, so rebuild them; the login form keeps what was typed.
         self._login = LoginScreen(self, previous=self._login) if self._login else None
-        self._home = None
-        self._detail = None
+        self._screens.clear()
         await self._show(self.page.route)
 
     async def open_customer(self, customer_id: uuid.UUID) -> None:
         await self._go(customer_route(customer_id))
+
+    async def go(self, route: str) -> None:
+        """Show the screen of `route` with the screens under it."""
+        await self._go(route)
+
+    async def back(self) -> None:
+        """Leave the top screen for the one under it."""
+        views = self.page.views
+        await self._go(views[-2].route if len(views) > 1 else HOME_ROUTE)
+
+    def screen(self, route: str) -> Screen | None:
+        """Return the screen of `route` if it is on the view stack."""
+        return self._screens.get(route)
 
     def sync_now(self) -> None:
         if self._sync_loop is not None:
@@ -182,18 +191,18 @@ class FieldSalesApp:
             log.warning("connectivity events unavailable: %r", error)
 
     def _on_sync_status(self, status: SyncStatus) -> None:
-        home = self._home
-        if home is not None and hasattr(home, "sync_status") and is_shown(self.page, home.view):
-            home.sync_status.show(status)
+        for screen in list(self._screens.values()):
+            bar = getattr(screen, "sync_status", None)
+            if bar is not None and is_shown(self.page, screen.view):
+                bar.show(status)
 
     def _on_synced(self, report: SyncReport) -> None:
         """Refresh the screens after a sync brought new data."""
         if report.pulled == 0:
             return
-        if self._home is not None and is_shown(self.page, self._home.view):
-            self.page.run_task(self._home.load)
-        if self._detail is not None and is_shown(self.page, self._detail.view):
-            self.page.run_task(self._detail.load)
+        for screen in list(self._screens.values()):
+            if is_shown(self.page, screen.view):
+                self.page.run_task(screen.load)
 
     # Page events
 
@@ -274,8 +283,7 @@ class FieldSalesApp:
         await self._sessions.clear()
         self.api.token = None
         self.user = None
-        self._home = None
-        self._detail = None
+        self._screens.clear()
         self._login = LoginScreen(self, notice=notice)
         await self._go(HOME_ROUTE)
 
@@ -293,19 +301,19 @@ class FieldSalesApp:
             self._login = self._login or LoginScreen(self)
             views = [self._login.view]
         else:
-            if self._home is None:
-                self._home = self._create_home(self.user)
-                loads.append(self._home.load)
-            views = [self._home.view]
-
-            customer_id = parse_customer_route(route)
-            if customer_id is None:
-                self._detail = None
-            else:
-                if self._detail is None or self._detail.view.route != route:
-                    self._detail = CustomerDetailScreen(self, customer_id)
-                    loads.append(self._detail.load)
-                views.append(self._detail.view)
+            screens: dict[str, Screen] = {}
+            for screen_route, spec, params in route_stack(route):
+                screen = self._screens.get(screen_route)
+                if screen is None:
+                    try:
+                        screen = self._create_home(self.user) if spec is None else spec.build(self, params)
+                    except ValueError as error:
+                        log.warning("cannot show route %s: %s", screen_route, error)
+                        break
+                    loads.append(screen.load)
+                screens[screen_route] = screen
+            self._screens = screens
+            views = [screen.view for screen in screens.values()]
 
         self.page.views.clear()
         self.page.views.extend(views)
@@ -313,25 +321,15 @@ class FieldSalesApp:
         for load in loads:
             self.page.run_task(load)
 
-    def _create_home(self, user: User) -> HomeScreen:
-        if user.role in MEMBER_HOME_ROLES:
-            return MemberListScreen(self)
+    def _create_home(self, user: User) -> Screen:
+        factory = HOME_SCREENS.get(user.role)
+        if factory is not None:
+            return factory(self)
         title_key = CUSTOMER_HOME_TITLES.get(user.role)
         if title_key is None:
             log.warning("no home screen for role %r; showing the customer list", user.role)
             title_key = "home.customers"
         return CustomerListScreen(self, self.tr.t(title_key))
-
-
-def parse_customer_route(route: str) -> uuid.UUID | None:
-    """Return the customer id of a /customers/<id> route, or None for any other route."""
-    template = ft.TemplateRoute(route.split("?", 1)[0])
-    if not template.match("/customers/:customer_id"):
-        return None
-    try:
-        return uuid.UUID(template.customer_id)
-    except ValueError:
-        return None
 
 
 async def main(page: ft.Page) -> None:

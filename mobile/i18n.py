@@ -9,12 +9,14 @@ import logging
 from datetime import datetime, timedelta, timezone
 from typing import Final
 
+from mobile.messages import battle, checkin, store
+
 log = logging.getLogger(__name__)
 
 LOCALES: Final = ("zh-CN", "en")
 DEFAULT_LOCALE: Final = "zh-CN"
 
-_CATALOG: Final[dict[str, tuple[str, str]]] = {
+_BASE_CATALOG: Final[dict[str, tuple[str, str]]] = {
     "app.title": ("外勤通", "Field Sales"),
     "app.tagline": ("外勤销售助手", "Your field sales companion"),
     # Names of the languages, each written in its own language.
@@ -128,6 +130,19 @@ _CATALOG: Final[dict[str, tuple[str, str]]] = {
     "role.regional_lead": ("区域经理", "Regional lead"),
     "role.admin": ("管理员", "Administrator"),
 }
+
+
+def _merge_catalogs() -> dict[str, tuple[str, str]]:
+    catalog = dict(_BASE_CATALOG)
+    for module in (checkin, battle, store):
+        for key, entry in module.MESSAGES.items():
+            if key in catalog:
+                raise ValueError(f"UI message id {key!r} is defined twice; rename the one in {module.__name__}")
+            catalog[key] = entry
+    return catalog
+
+
+_CATALOG: Final = _merge_catalogs()
 
 
 class Translator:

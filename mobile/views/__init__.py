@@ -11,8 +11,10 @@ from typing import Protocol
 
 import flet as ft
 
-from mobile.api import ApiError, Directory, Forbidden, NotFound, ServerError, ServerTimeout, Unauthorized, Unreachable, User
+from mobile.api import ApiClient, ApiError, Directory, Forbidden, NotFound, ServerError, ServerTimeout, Unauthorized, Unreachable, User
+from mobile.config import ClientConfig
 from mobile.i18n import LOCALES, Translator
+from mobile.offline.store import LocalStore
 
 # Widest content column in logical pixels. Wider windows (tablets, desktop browsers)
 # centre the column, so rows and forms keep a readable line length.
@@ -27,8 +29,19 @@ class Shell(Protocol):
 
     page: ft.Page
     tr: Translator
+    config: ClientConfig
+    # Online API client (sign-in, uploads); screens read data through `directory`.
+    api: ApiClient
     directory: Directory
     user: User | None
+    # The signed-in user's database on the device; None before sign-in.
+    store: LocalStore | None
+
+    async def go(self, route: str) -> None:
+        """Show the screen of `route` (see mobile.routes) with the screens under it."""
+
+    async def back(self) -> None:
+        """Leave the top screen for the one under it."""
 
     async def sign_in(self, login: str, password: str) -> None:
         """Sign in and show the home screen; raises ApiError when the server rejects the login."""
