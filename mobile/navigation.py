@@ -42,6 +42,11 @@ class RouteSpec:
 ROUTES: list[RouteSpec] = []
 # Role name to a factory of that role's home screen; other roles get the customer list.
 HOME_SCREENS: dict[str, Callable[..., Screen]] = {}
+# Role name to factories of extra home app bar buttons, each called with the shell.
+HOME_ACTIONS: dict[str, list[Callable[..., ft.Control]]] = {}
+# Factories of extra customer detail sections, each called with the shell and the
+# CustomerDetail, returning controls shown under the overview card.
+CUSTOMER_SECTIONS: list[Callable[..., list[ft.Control]]] = []
 
 
 def match(route: str) -> tuple[RouteSpec, dict[str, str]] | None:

@@ -14,6 +14,7 @@ import flet as ft
 from mobile.api import ApiClient, ApiError, Directory, Forbidden, NotFound, ServerError, ServerTimeout, Unauthorized, Unreachable, User
 from mobile.config import ClientConfig
 from mobile.i18n import LOCALES, Translator
+from mobile.navigation import HOME_ACTIONS
 from mobile.offline.store import LocalStore
 
 # Widest content column in logical pixels. Wider windows (tablets, desktop browsers)
@@ -156,10 +157,12 @@ def home_app_bar(shell: Shell, title: str, subtitle: str | None = None) -> ft.Ap
     else:
         title_control = title_text
 
+    extra_actions = [factory(shell) for factory in HOME_ACTIONS.get(user.role, [])] if user else []
     return ft.AppBar(
         title=title_control,
         automatically_imply_leading=False,
         actions=[
+            *extra_actions,
             ft.Container(user_label, padding=ft.Padding.only(left=8, right=4)),
             language_menu(shell),
             ft.IconButton(

@@ -5,6 +5,7 @@ import flet as ft
 
 from mobile.api import ApiError, Contact, CustomerDetail, Unauthorized, Visit
 from mobile.i18n import Translator
+from mobile.navigation import CUSTOMER_SECTIONS
 from mobile.views import LIST_MAX_WIDTH, Shell, error_message, error_panel, fit_view_width, is_shown
 
 
@@ -51,6 +52,8 @@ class CustomerDetailScreen:
             return
         tr = self._shell.tr
         sections = detail_sections(tr, customer)
+        extra = [control for factory in CUSTOMER_SECTIONS for control in factory(self._shell, customer)]
+        sections[1:1] = extra
         if activity is not None:
             sections[1:1] = [*record_banners(tr, activity), *self._followup_section(activity)]
         self.body.controls = sections
