@@ -1,8 +1,9 @@
-"""Run the whole product locally: the API server (migrated, demo data in an empty database) and the Flet web client.
+"""Run the whole product locally: the API server (migrated, demo data in an empty database),
+the scheduled jobs (score recompute, escalation checks, alert delivery) and the Flet web client.
 
-    python scripts/run_dev.py [--api-port 8000] [--web-port 8550]
+    python scripts/run_dev.py [--api-port 8000] [--web-port 8550] [--no-jobs]
 
-Stops both on Ctrl-C, and stops the other when either exits.
+Stops every part on Ctrl-C or SIGTERM, and stops the others when one exits.
 """
 
 import argparse
@@ -45,6 +46,7 @@ def main() -> int:
     parser.add_argument("--host", default="127.0.0.1", help="address both parts listen on")
     parser.add_argument("--api-port", type=int, default=8000, help="TCP port of the API server")
     parser.add_argument("--web-port", type=int, default=8550, help="TCP port of the Flet web client")
+    parser.add_argument("--no-jobs", action="store_true", help="do not start the scheduled job runner")
     args = parser.parse_args()
 
     api_url = f"http://{args.host}:{args.api_port}"
@@ -61,6 +63,10 @@ def main() -> int:
             print(f"error: the API server did not start (exit code {api.poll()}); see the messages above.", file=sys.stderr)
             return api.poll() or 1
 
+        if not args.no_jobs:
+            # Started after the API, whose start migrates the database and loads the demo data.
+            processes.append(subprocess.Popen([python, "-m", "server.jobs", "loop"], cwd=REPO_ROOT))
+
         web_env = {**os.environ, "FIELDSALES_API_URL": api_url}
         web = subprocess.Popen([python, "-m", "mobile.web", "--host", args.host, "--port", str(args.web_port)], cwd=REPO_ROOT, env=web_env)
         processes.append(web)
@@ -73,6 +79,8 @@ def main() -> int:
         print("\n外勤通 Field Sales is running:")
         print(f"  Web client : {web_url}   (open at phone size, e.g. 412x915)")
         print(f"  API server : {api_url}   (OpenAPI docs: {api_url}/docs)")
+        if not args.no_jobs:
+            print("  Jobs       : score recompute, escalation checks and alert delivery on their schedules")
         print_demo_logins()
         print("Press Ctrl-C to stop.\n", flush=True)
         while all(process.poll() is None for process in processes):
