@@ -16,6 +16,7 @@ from server.db import build_engine
 from server.models import Contact, Customer, Region, Role, User, Visit
 from server.scoring.config import INDICATOR_NAMES, Bands, HealthModelConfig, MissingPolicy, default_config
 from server.scoring.engine import compute_batch
+from server.scoring.facts import load_all_facts, load_facts
 from server.scoring.health_models import ActiveModel
 from server.scoring.models import CustomerEvent
 from server.scoring.reference import score_customer
@@ -230,6 +231,23 @@ def test_engine_matches_reference(small_database):
             reference_score, reference_band, _ = score_customer(session, customer, model, now)
             assert batch.scores[position] == pytest.approx(reference_score, abs=0.011), customer.name
             assert batch.bands[position] == reference_band, customer.name
+
+
+def test_parallel_read_matches_single_connection(small_database):
+    engine, now = small_database
+    config = default_config()
+
+    with Session(engine) as session:
+        single = load_facts(session, config, now)
+    parallel = load_all_facts(engine, config, now)
+
+    order = {customer_id: i for i, customer_id in enumerate(single.customer_ids)}
+    assert sorted(parallel.customer_ids) == sorted(single.customer_ids)
+    positions = [order[customer_id] for customer_id in parallel.customer_ids]
+    for name in ("roles_named", "downloads_window", "downloads_this_month", "proposals_sent", "proposals_opened",
+                 "meetings_invited", "meetings_attended", "requirement_best", "requirement_by_visit",
+                 "sheets_due", "sheets_on_time", "objections", "objection_mean_days"):
+        np.testing.assert_array_equal(getattr(parallel, name), getattr(single, name)[positions], err_msg=name)
 
 
 def test_explanation_names_policy_and_unknowns(small_database):

@@ -6,9 +6,10 @@ model's weights in numpy (`rules.combine`), and renders each customer's reasons 
 JSON. `writer` then stores a snapshot per customer and updates the synced latest
 score of the customers whose score or reasons changed.
 
-- `recompute_all(engine)`: every customer. Reads in one read transaction, then writes
-  in chunks of short write transactions, so a long recompute never holds SQLite's write
-  lock (or PostgreSQL's change-counter row lock) for more than one chunk.
+- `recompute_all(engine)`: every customer. Reads with the aggregate queries spread over
+  two connections, then writes in chunks of short write transactions, so a long recompute
+  never holds SQLite's write lock (or PostgreSQL's change-counter row lock) for more than
+  one chunk.
 - `recompute_customers(session, ids)`: a few customers inside the caller's writing
   session (after a sync push or recorded events); commits.
 """
@@ -26,7 +27,7 @@ from sqlmodel import Session
 
 from server.db import writing_session
 from server.scoring.config import DECISION_CHAIN_ROLES, INDICATOR_NAMES, HealthModelConfig
-from server.scoring.facts import Facts, load_facts, raw
+from server.scoring.facts import Facts, load_all_facts, load_facts, raw
 from server.scoring.health_models import ActiveModel, ensure_active_model
 from server.scoring.models import LatestScore
 from server.scoring.reasons import ReasonRenderer
@@ -141,14 +142,20 @@ class RecomputeReport:
     batch: ScoreBatch | None = None
 
 
-def compute_batch(session: Session, model: ActiveModel, now: datetime, customer_ids: list | None = None, render: bool = True) -> ScoreBatch:
+def compute_batch(
+    session: Session, model: ActiveModel, now: datetime, customer_ids: list | None = None, render: bool = True, engine: Engine | None = None
+) -> ScoreBatch:
     """Read the inputs and compute the scores of the given customers (None: all) without writing.
 
     With `render` false the caller must render the batch (ScoreBatch.render) before writing it.
+    With `engine`, a computation of all customers reads on several connections at once.
     """
     timer = _PhaseTimer()
     config = model.config
-    facts = load_facts(session, config, now, customer_ids)
+    if engine is not None and customer_ids is None:
+        facts = load_all_facts(engine, config, now)
+    else:
+        facts = load_facts(session, config, now, customer_ids)
     previous = _previous_scores(session, facts, customer_ids is not None)
     timer.lap("read")
 
@@ -200,18 +207,19 @@ def recompute_customers(session: Session, customer_ids: list, now: datetime | No
 
 
 def recompute_all(engine: Engine, now: datetime | None = None, chunk_size: int = WRITE_CHUNK) -> RecomputeReport:
-    """Recompute every customer: read in one transaction, write in chunks of `chunk_size` customers.
+    """Recompute every customer: read on two connections, write in chunks of `chunk_size` customers.
 
-    NOTE: 100,000 customers whose scores all change take about 6.9 s on a 2-vCPU AMD EPYC VM
-    (bench/scoring_recompute.py), above the 5 s target; writing snapshots, latest scores and
-    their change-log entries takes about half of it.
+    NOTE: 100,000 customers whose scores all change take about 6.5 s on a 2-vCPU AMD EPYC VM
+    (bench/scoring_recompute.py), above the 5 s target. Writing snapshots, latest scores and
+    their change-log entries takes about half of it. Rendering the next chunk in a thread
+    while one is written gained nothing, because binding the rows needs Python's lock too.
     """
     started = time.perf_counter()
     with writing_session(engine) as session:
         model = ensure_active_model(session)
     now = now or datetime.now(timezone.utc)
     with Session(engine) as session:
-        batch = compute_batch(session, model, now)
+        batch = compute_batch(session, model, now, engine=engine)
 
     write_started = time.perf_counter()
     for start in range(0, len(batch), chunk_size):
