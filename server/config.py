@@ -52,6 +52,22 @@ class Settings(BaseSettings):
         gt=0,
         description="Seconds to wait for a WeCom or DingTalk robot's response before the attempt counts as timed out.",
     )
+    jpush_app_key: str | None = Field(
+        default=None,
+        description="JPush app key for mobile push of alerts. Unset means pushes are only logged.",
+    )
+    jpush_master_secret: str | None = Field(
+        default=None,
+        description="JPush master secret that goes with JPUSH_APP_KEY.",
+    )
+    jpush_api_url: str = Field(
+        default="https://api.jpush.cn",
+        description="Base URL of the JPush REST API (https://bjapi.push.jiguang.cn for apps in JPush's Beijing data centre).",
+    )
+    jpush_apns_production: bool = Field(
+        default=True,
+        description="Send iOS notifications through APNs production (false: the APNs sandbox, for development builds).",
+    )
 
     @property
     def effective_photo_dir(self) -> Path:

@@ -102,13 +102,18 @@ def _lead_escalations(context: JobContext) -> str:
 
 def _deliver_alerts(context: JobContext) -> str:
     from server.alerts.delivery import DeliverySettings, DeliveryWorker
+    from server.alerts.push import provider_from_settings
     from server.config import get_settings
 
-    worker = DeliveryWorker(context.engine, settings=DeliverySettings(timeout_s=get_settings().webhook_timeout_seconds))
+    settings = get_settings()
+    provider = provider_from_settings(settings)
+    worker = DeliveryWorker(context.engine, push_provider=provider, settings=DeliverySettings(timeout_s=settings.webhook_timeout_seconds))
     try:
         report = worker.run_once()
     finally:
         worker.http.close()
+        if hasattr(provider, "close"):
+            provider.close()
     return f"{report.requests} robot requests, {report.alerts_sent} alerts sent, {report.pushed} pushed, {report.failures} failures"
 
 
