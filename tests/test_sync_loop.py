@@ -23,6 +23,16 @@ def test_backoff_grows_with_jitter():
     assert len({round(d, 6) for d in delays}) == len(delays)
 
 
+def test_periodic_interval_spread():
+    policy = BackoffPolicy(rng=random.Random(11))
+
+    waits = [policy.interval(60) for _ in range(200)]
+
+    assert min(waits) >= 48
+    assert max(waits) <= 72
+    assert max(waits) - min(waits) > 12
+
+
 def _loop_for(device: Device, http: httpx.AsyncClient, **options) -> SyncLoop:
     return SyncLoop(SyncClient(device.store, http, device.token), **options)
 

@@ -167,15 +167,26 @@ class SyncStatus:
 
 @dataclass
 class BackoffPolicy:
-    """Exponential backoff with full jitter between failed attempts, in seconds."""
+    """Waits between syncs in seconds: exponential backoff with jitter after failures, and a spread periodic interval."""
 
     base_s: float = 2.0
     max_s: float = 300.0
     rng: random.Random = field(default_factory=random.Random)
 
+    # Spread of the wait between successful syncs: 0.2 waits 80% to 120% of the interval.
+    interval_spread: float = 0.2
+
     def delay(self, failures: int) -> float:
         ceiling = min(self.max_s, self.base_s * (2 ** max(0, failures - 1)))
         return self.rng.uniform(ceiling / 2, ceiling)
+
+    def interval(self, interval_s: float) -> float:
+        """Return the wait before the next periodic sync.
+
+        The random spread keeps devices that started together (a shift start, a server
+        restart) from syncing in step and arriving at the server all at once.
+        """
+        return interval_s * self.rng.uniform(1 - self.interval_spread, 1 + self.interval_spread)
 
 
 class SyncLoop:
@@ -292,7 +303,7 @@ class SyncLoop:
         while not self._stopped:
             try:
                 await self.sync_now()
-                wait_s = self.interval_s
+                wait_s = self.backoff.interval(self.interval_s)
             except SyncUnauthorized:
                 return
             except SyncError:
