@@ -3,7 +3,8 @@
     .venv/bin/python bench/run_all.py [--pouchdb PEER_DIR] [--quick]
 
 Runs, in order: the PouchDB peer (only with --pouchdb, about 6 minutes), the first download,
-the pull scaling, the push round trips, and 200 devices at once on PostgreSQL. The set
+the pull scaling, the push round trips, 200 devices at once on PostgreSQL, and the two
+check-in benchmarks (one geofence decision; nearby customers on the device). The set
 takes about 9 minutes on a 2-core machine without the peer. Each benchmark writes
 bench/results/NAME.json; the peer comparison is computed after the first download, so both
 come from the same session. --quick runs smaller versions for a smoke test, writing
@@ -22,12 +23,16 @@ FULL = [
     ["sync_pull_scaling.py"],
     ["sync_push_roundtrips.py"],
     ["sync_many_devices.py"],
+    ["geofence_decision.py"],
+    ["geofence_nearby.py"],
 ]
 QUICK = [
     ["sync_first_download.py", "--runs", "1", "--page-sizes", "2000", "--output", "quick_sync_first_download"],
     ["sync_pull_scaling.py", "--sizes", "1000,20000", "--output", "quick_sync_pull_scaling"],
     ["sync_push_roundtrips.py", "--runs", "1", "--output", "quick_sync_push_roundtrips"],
     ["sync_many_devices.py", "--devices", "20", "--rounds", "1", "--output", "quick_sync_many_devices"],
+    ["geofence_decision.py", "--runs", "1", "--decisions", "2000", "--output", "quick_geofence_decision"],
+    ["geofence_nearby.py", "--runs", "1", "--queries", "100", "--output", "quick_geofence_nearby"],
 ]
 
 

@@ -21,6 +21,13 @@ Pull (server to client), GET /api/sync/pull?client_id=&cursor=&limit=:
 
 PROTOCOL_VERSION = 1
 
+# Fields a one-line follow-up (customer or member) gets from structuring its text. They are how
+# it was entered ("voice" or "typed"), baby age in months, life stage, product ids, intent, days
+# to the next contact, and the id of the suggested talk track the author chose.
+FOLLOWUP_STRUCTURE_FIELDS: tuple[str, ...] = (
+    "input_method", "baby_age_months", "life_stage", "product_ids", "intent", "followup_in_days", "talk_track_id",
+)
+
 # Entities in dependency order: a row may refer only to rows of entities before it.
 SYNCED_FIELDS: dict[str, tuple[str, ...]] = {
     "customers": (
@@ -45,13 +52,24 @@ SYNCED_FIELDS: dict[str, tuple[str, ...]] = {
     "checklist_answers": ("visit_id", "customer_id", "item_id", "value", "photo_id"),
     # Read-only: check-ins that failed the server's re-check, for the rep and the region's lead.
     "checkin_flags": ("visit_id", "customer_id", "rep_id", "region_id", "reasons", "details", "created_at"),
-    "followups": ("customer_id", "author_id", "text", "captured_at"),
+    "followups": ("customer_id", "author_id", "text", "captured_at", *FOLLOWUP_STRUCTURE_FIELDS),
+    # A store's loyalty members, sent to the store's clerks and managers. The server sends
+    # `phone` masked (138****5678); a tablet registering a member puts the full number once.
+    "members": ("store_id", "member_code", "name", "phone", "baby_birth_date", "allergens", "created_at"),
+    # Read-only: purchase history from the store's till, amounts in fen (0.01 yuan).
+    "member_purchases": ("member_id", "store_id", "purchased_at", "product_name", "quantity", "amount_fen"),
+    # store_id and author_name are set by the server from the member and the author.
+    "member_followups": ("member_id", "store_id", "author_id", "author_name", "text", "captured_at", *FOLLOWUP_STRUCTURE_FIELDS),
+    # The audit log of opened member profiles; each row goes back to its viewer's devices only.
+    # source: camera, wedge, typed or list. viewer_id, store_id and received_at are set by the server.
+    "profile_views": ("member_id", "viewer_id", "store_id", "viewed_at", "source", "received_at"),
     # Read-only: each customer's latest health score and its reasons (JSON objects), from server.scoring.
     "score_snapshots": (
         "customer_id", "model_version", "score", "band", "previous_score", "trend", "band_since",
         "effective_weights", "indicators", "explanation", "computed_at",
     ),
-    # Read-only except through the alerts API: the recipient's inbox of alerts and escalations.
+    # The recipient's inbox of alerts and escalations. Its recipient may patch state, read_at and
+    # done_at (new -> read -> done); everything else is written by the server.
     "alerts": ("recipient_id", "kind", "state", "customer_id", "lead_id", "reason", "data", "created_at", "read_at", "done_at"),
     # Server-written records about sync itself, shown on the record they concern.
     "rejections": ("client_id", "mutation_id", "entity", "entity_id", "op", "reason", "fields", "created_at"),
@@ -61,7 +79,12 @@ SYNCED_FIELDS: dict[str, tuple[str, ...]] = {
 ENTITIES: tuple[str, ...] = tuple(SYNCED_FIELDS)
 
 # Entities a client may write through mutations; the rest are written by the server only.
-CLIENT_WRITABLE: frozenset[str] = frozenset({"customers", "contacts", "visits", "followups", "checklist_answers"})
+CLIENT_WRITABLE: frozenset[str] = frozenset({
+    "customers", "contacts", "visits", "followups", "checklist_answers", "members", "member_followups", "profile_views",
+    "alerts",
+})
+# Fields of an alert its recipient may patch through sync.
+ALERT_WRITABLE_FIELDS: frozenset[str] = frozenset({"state", "read_at", "done_at"})
 
 MUTATION_OPS: frozenset[str] = frozenset({"put", "patch", "delete"})
 CHANGE_OPS: frozenset[str] = frozenset({"put", "delete", "evict"})

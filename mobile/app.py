@@ -20,6 +20,7 @@ from mobile.api import ApiClient, ApiError, Directory, Unauthorized, User
 from mobile.config import ClientConfig, load_config
 from mobile.i18n import LOCALES, Translator
 from mobile.offline.directory import LocalDirectory
+from mobile.offline.photos import PhotoQueue, PhotoUploader
 from mobile.offline.store import LocalStore
 from mobile.offline.sync import SyncClient, SyncLoop, SyncReport, SyncStatus
 from mobile.session import SessionStore
@@ -60,6 +61,7 @@ class FieldSalesApp:
         self.store: LocalStore | None = None
         self._sync_loop: SyncLoop | None = None
         self._sync_http: httpx.AsyncClient | None = None
+        self._photo_uploader: PhotoUploader | None = None
         self._connectivity: ft.Connectivity | None = None
 
         self._sessions = SessionStore()
@@ -160,11 +162,16 @@ class FieldSalesApp:
             on_unauthorized=lambda: self.page.run_task(self.session_expired),
             on_synced=self._on_synced,
         )
+        # Visit photos upload after each successful sync, which has pushed their visits first.
+        self._photo_uploader = PhotoUploader(PhotoQueue(self.store), self._sync_http, token)
         self._sync_loop.start()
         self._watch_connectivity()
         log.info("offline store opened for user=%s at %s", user.id, path)
 
     async def _stop_offline_session(self) -> None:
+        if self._photo_uploader is not None:
+            await self._photo_uploader.stop()
+            self._photo_uploader = None
         if self._sync_loop is not None:
             await self._sync_loop.stop()
             self._sync_loop = None
@@ -197,7 +204,9 @@ class FieldSalesApp:
                 bar.show(status)
 
     def _on_synced(self, report: SyncReport) -> None:
-        """Refresh the screens after a sync brought new data."""
+        """Upload pending visit photos, and refresh the screens after a sync brought new data."""
+        if self._photo_uploader is not None:
+            self._photo_uploader.trigger()
         if report.pulled == 0:
             return
         for screen in list(self._screens.values()):

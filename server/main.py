@@ -6,7 +6,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 from sqlalchemy import text
 
-from server.api import admin_checklists, auth, checkins, customers, members, photos, sync
+from server.api import admin_checklists, auth, checkins, customers, member_audit, members, photos, sync
 from server.api import alert_channels, alerts, content, customer_profiles, events, health_models, lead_rules, leads, scores
 from server.db import get_engine
 from server.errors import install_error_handlers
@@ -34,6 +34,7 @@ def create_app() -> FastAPI:
     app.include_router(auth.router)
     app.include_router(customers.router)
     app.include_router(members.router)
+    app.include_router(member_audit.router)
     app.include_router(sync.router)
     app.include_router(checkins.router)
     app.include_router(admin_checklists.router)

@@ -217,7 +217,26 @@ class Visit(SyncedRow, table=True):
     geofence: dict | None = Field(default=None, sa_type=JSON)
 
 
-class Followup(SyncedRow, table=True):
+class FollowupStructure(SyncedRow):
+    """Fields a one-line follow-up gets from core.followup_structuring and the chosen talk track.
+
+    Shared by customer follow-ups (Followup) and member follow-ups (server.members.models).
+    """
+
+    # "voice" when the text came from speech recognition (and was perhaps corrected), else "typed".
+    input_method: str = Field(default="typed", max_length=8)
+    baby_age_months: int | None = None
+    life_stage: str | None = Field(default=None, max_length=16)
+    # Product ids of assets/knowledge/products.*.json named in the follow-up.
+    product_ids: list = Field(default_factory=list, sa_type=JSON)
+    intent: str | None = Field(default=None, max_length=16)
+    # Days from the follow-up to the promised next contact.
+    followup_in_days: int | None = None
+    # The suggested talk track the author chose (an id of assets/knowledge/talk_tracks.*.json).
+    talk_track_id: str | None = Field(default=None, max_length=64)
+
+
+class Followup(FollowupStructure, table=True):
     """A one-line follow-up a rep or clerk recorded about a customer."""
 
     __tablename__ = "followups"
@@ -276,8 +295,8 @@ class Photo(SQLModel, table=True):
     created_at: datetime = _timestamp()
 
 
-class Member(SQLModel, table=True):
-    """A shopper in a store's loyalty programme."""
+class Member(SyncedRow, table=True):
+    """A shopper in a store's loyalty programme, synced to the store's tablets with the phone number masked."""
 
     __tablename__ = "members"
 
@@ -380,5 +399,5 @@ class SyncConflict(SyncedRow, table=True):
     created_at: datetime = _timestamp()
 
 
-# Tables of the health score, leads, alerts, content and jobs, registered on the same metadata.
+# Tables of the health score, leads, alerts, content, jobs and store members, registered on the same metadata.
 from server import feature_tables  # noqa: E402,F401

@@ -1,12 +1,17 @@
 """Customer detail: address, owner, region, contacts with their decision roles, recent visits."""
 
+import asyncio
 import uuid
+from datetime import datetime, timezone
+
 import flet as ft
 
 from mobile.api import ApiError, Contact, CustomerDetail, Unauthorized, Visit
 from mobile.i18n import Translator
 from mobile.navigation import CUSTOMER_SECTIONS
+from mobile.offline.visits import VisitState, visit_states
 from mobile.views import LIST_MAX_WIDTH, Shell, error_message, error_panel, fit_view_width, is_shown
+from mobile.views.voice_followup import FollowupDraft, VoiceFollowupForm
 
 
 def customer_route(customer_id: uuid.UUID) -> str:
@@ -17,6 +22,7 @@ class CustomerDetailScreen:
     def __init__(self, shell: Shell, customer_id: uuid.UUID) -> None:
         self._shell = shell
         self._customer_id = customer_id
+        self._followup_form: VoiceFollowupForm | None = None
         tr = shell.tr
 
         self.body = ft.ListView(
@@ -50,8 +56,12 @@ class CustomerDetailScreen:
         activity = await activity_of(self._customer_id) if activity_of else None
         if not is_shown(self._shell.page, self.view):
             return
+        store = self._shell.store
+        states = await asyncio.to_thread(visit_states, store, str(self._customer_id)) if store else {}
+        if not is_shown(self._shell.page, self.view):
+            return
         tr = self._shell.tr
-        sections = detail_sections(tr, customer)
+        sections = detail_sections(tr, customer, states, self._open_checklist)
         extra = [control for factory in CUSTOMER_SECTIONS for control in factory(self._shell, customer)]
         sections[1:1] = extra
         if activity is not None:
@@ -60,39 +70,37 @@ class CustomerDetailScreen:
         self.view.update()
 
     def _followup_section(self, activity) -> list[ft.Control]:
-        tr = self._shell.tr
-        self._followup_field = ft.TextField(
-            label=tr.t("customer.followup_label"), multiline=True, min_lines=1, max_lines=3, max_length=2000,
-            on_submit=self._on_save_followup,
-        )
-        self._followup_notice = ft.Text("", size=12, visible=False)
-        form = ft.Column(
-            [
-                self._followup_field,
-                ft.Row([self._followup_notice, ft.FilledButton(tr.t("customer.followup_save"), icon=ft.Icons.SAVE, on_click=self._on_save_followup)],
-                       alignment=ft.MainAxisAlignment.END),
-            ],
-            spacing=4,
-            horizontal_alignment=ft.CrossAxisAlignment.STRETCH,
-        )
-        rows = [followup_tile(tr, followup) for followup in activity.followups] or [empty_line(tr.t("customer.no_followups"))]
-        return [section_title(tr.t("customer.followups")), form, *rows]
+        """The one-line follow-up form (voice or typing, structured fields, talk tracks) and the follow-ups so far.
 
-    async def _on_save_followup(self, _event: ft.Event) -> None:
+        The form is built once, so a reload after a sync keeps what the rep is typing or recording.
+        """
         tr = self._shell.tr
-        text = (self._followup_field.value or "").strip()
-        if not text:
-            self._followup_notice.value = tr.t("customer.followup_empty")
-            self._followup_notice.color = ft.Colors.ERROR
-            self._followup_notice.visible = True
-            self._followup_notice.update()
-            return
-        await self._shell.add_followup(self._customer_id, text)
+        if self._followup_form is None:
+            self._followup_form = VoiceFollowupForm(
+                self._shell, self._on_save_followup, text_label=tr.t("customer.followup_label"),
+                save_label=tr.t("customer.followup_save"), empty_message=tr.t("customer.followup_empty"),
+                show_baby_fields=False,
+            )
+        rows = [followup_tile(tr, followup) for followup in activity.followups] or [empty_line(tr.t("customer.no_followups"))]
+        return [section_title(tr.t("customer.followups")), self._followup_form.control, *rows]
+
+    async def _on_save_followup(self, draft: FollowupDraft) -> None:
+        """Save the follow-up with its structured fields on the device; the sync loop sends it when the server is reachable."""
+        shell = self._shell
+        fields = {
+            "customer_id": str(self._customer_id), "author_id": str(shell.user.id),
+            "captured_at": datetime.now(timezone.utc).isoformat(), **draft.synced_fields(),
+        }
+        await asyncio.to_thread(shell.store.put, "followups", fields)
+        self._followup_form.reset(shell.tr.t("customer.followup_saved"))
         await self.load()
-        self._followup_notice.value = tr.t("customer.followup_saved")
-        self._followup_notice.color = ft.Colors.PRIMARY
-        self._followup_notice.visible = True
-        self.view.update()
+
+    async def _open_checklist(self, visit_id: uuid.UUID) -> None:
+        # Imported here: the check-in views import this module.
+        from mobile.views.checkin import checklist_route, remember_visit_customer
+
+        remember_visit_customer(str(visit_id), str(self._customer_id))
+        await self._shell.go(checklist_route(visit_id))
 
     async def _on_retry(self, _event: ft.Event) -> None:
         self.body.controls = [loading_indicator()]
@@ -138,13 +146,16 @@ def loading_indicator() -> ft.Control:
     return ft.Container(ft.ProgressRing(), alignment=ft.Alignment.CENTER, padding=48)
 
 
-def detail_sections(tr: Translator, customer: CustomerDetail) -> list[ft.Control]:
+def detail_sections(tr: Translator, customer: CustomerDetail, states: dict[str, VisitState] | None = None,
+                    open_checklist=None) -> list[ft.Control]:
+    states = states or {}
     return [
         overview_card(tr, customer),
         section_title(tr.t("customer.contacts")),
         *([contact_tile(tr, contact) for contact in customer.contacts] or [empty_line(tr.t("customer.no_contacts"))]),
         section_title(tr.t("customer.visits")),
-        *([visit_tile(tr, visit) for visit in customer.visits] or [empty_line(tr.t("customer.no_visits"))]),
+        *([visit_tile(tr, visit, states.get(str(visit.id)), open_checklist) for visit in customer.visits]
+          or [empty_line(tr.t("customer.no_visits"))]),
     ]
 
 
@@ -217,7 +228,8 @@ def role_chip(text: str) -> ft.Control:
     )
 
 
-def visit_tile(tr: Translator, visit: Visit) -> ft.Control:
+def visit_tile(tr: Translator, visit: Visit, state: VisitState | None = None, open_checklist=None) -> ft.Control:
+    """Build one visit row; `state` adds its status, duration, check-in flag and sync state from the device."""
     period = tr.format_time(visit.checked_in_at)
     if visit.checked_in_at and not visit.checked_out_at:
         period = f"{period} · {tr.t('customer.not_checked_out')}"
@@ -235,6 +247,7 @@ def visit_tile(tr: Translator, visit: Visit) -> ft.Control:
                     alignment=ft.MainAxisAlignment.SPACE_BETWEEN,
                     wrap=True,
                 ),
+                *visit_state_row(tr, visit, state, open_checklist),
                 ft.Text(visit.summary, size=14) if visit.summary else ft.Container(),
             ],
             spacing=4,
@@ -242,6 +255,39 @@ def visit_tile(tr: Translator, visit: Visit) -> ft.Control:
         bgcolor=ft.Colors.SURFACE_CONTAINER_LOW,
         border_radius=8,
         padding=12,
+    )
+
+
+def visit_state_row(tr: Translator, visit: Visit, state: VisitState | None, open_checklist) -> list[ft.Control]:
+    """Build the chips of a visit's status, duration, flag and sync state, and "continue checklist" for an open check-in."""
+    if state is None:
+        return []
+    chips = [status_chip(tr.t(f"visit.status.{state.status}"), ft.Colors.PRIMARY if state.status == "completed" else ft.Colors.TERTIARY)]
+    if state.duration_s is not None:
+        chips.append(status_chip(tr.t("visit.duration", minutes=max(1, round(state.duration_s / 60))), ft.Colors.ON_SURFACE_VARIANT))
+    if state.flagged:
+        chips.append(status_chip(tr.t("visit.flagged"), ft.Colors.ERROR, ft.Icons.WARNING_AMBER))
+    if state.pending:
+        chips.append(status_chip(tr.t("visit.pending"), ft.Colors.TERTIARY, ft.Icons.CLOUD_UPLOAD_OUTLINED))
+    row: list[ft.Control] = [ft.Row(chips, spacing=6, wrap=True, run_spacing=4)]
+    if state.rejection:
+        row.append(ft.Text(tr.t("customer.rejected", reason=state.rejection), size=12, color=ft.Colors.ERROR))
+    if state.status == "open" and open_checklist is not None:
+        async def open_visit(_event: ft.Event) -> None:
+            await open_checklist(visit.id)
+
+        row.append(ft.TextButton(tr.t("visit.continue"), icon=ft.Icons.CHECKLIST, on_click=open_visit))
+    return row
+
+
+def status_chip(text: str, color: str, icon: ft.IconData | None = None) -> ft.Control:
+    parts: list[ft.Control] = [ft.Icon(icon, size=14, color=color)] if icon else []
+    parts.append(ft.Text(text, size=12, color=color))
+    return ft.Container(
+        ft.Row(parts, spacing=4, tight=True),
+        border=ft.Border.all(1, color),
+        border_radius=10,
+        padding=ft.Padding.symmetric(horizontal=8, vertical=2),
     )
 
 

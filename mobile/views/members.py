@@ -1,19 +1,24 @@
-"""Store member list: the home screen of clerks and store managers.
+"""Store member list, opened from the clerk home's app bar: search the store's members on the device.
 
 Each row shows the member's name, masked phone, member code, the baby's age in
 months and, highlighted, any known allergies, because a clerk recommending formula
 must see those first.
 """
 
+import asyncio
+import uuid
 from datetime import date
 
 import flet as ft
 
-from mobile.api import Member
-from mobile.views import LIST_MAX_WIDTH, Shell, fit_view_width, home_app_bar
+from mobile.api import PAGE_SIZE, Member, Page
+from mobile.offline.store_members import store_members
+from mobile.views import LIST_MAX_WIDTH, Shell, fit_view_width
+from mobile.views.member_profile import open_member
 from mobile.views.paged_list import PagedList
 
 ROW_HEIGHT = 88
+MEMBER_LIST_ROUTE = "/members"
 
 
 class MemberListScreen:
@@ -23,16 +28,15 @@ class MemberListScreen:
 
         self.list = PagedList(
             shell,
-            fetch=lambda query, offset: shell.directory.list_members(query=query, offset=offset),
+            fetch=self._fetch,
             build_row=self._build_row,
             row_height=ROW_HEIGHT,
             search_label=tr.t("list.search_members"),
             empty_text=tr.t("list.empty_members"),
         )
-        store_name = shell.user.store_name if shell.user else None
         self.view = ft.View(
-            route="/",
-            appbar=home_app_bar(shell, tr.t("home.members"), subtitle=store_name),
+            route=MEMBER_LIST_ROUTE,
+            appbar=ft.AppBar(title=ft.Text(tr.t("home.members"))),
             controls=[self.list.control],
             data=LIST_MAX_WIDTH,
         )
@@ -40,6 +44,17 @@ class MemberListScreen:
 
     async def load(self) -> None:
         await self.list.reload()
+
+    async def _fetch(self, query: str, offset: int) -> Page[Member]:
+        """Read a page of the store's members from the device; they arrive with sync."""
+        user = self._shell.user
+        summaries, total = await asyncio.to_thread(store_members(self._shell.store).search, query, PAGE_SIZE, offset)
+        members = [
+            Member(id=uuid.UUID(summary.id), store_id=user.store_id, member_code=summary.member_code, name=summary.name,
+                   phone_masked=summary.phone_masked, baby_birth_date=summary.baby_birth_date, allergens=summary.allergens)
+            for summary in summaries
+        ]
+        return Page(items=members, total=total, limit=PAGE_SIZE, offset=offset)
 
     def _build_row(self, member: Member) -> ft.Control:
         tr = self._shell.tr
@@ -64,11 +79,15 @@ class MemberListScreen:
         if member.allergens:
             lines.append(allergen_badge(tr.t("member.allergens", allergens=member.allergens)))
 
+        async def open_profile(_event: ft.Event) -> None:
+            await open_member(self._shell, str(member.id), "list")
+
         return ft.Container(
             ft.Column(lines, spacing=2, tight=True),
             alignment=ft.Alignment.CENTER_LEFT,
             padding=ft.Padding.symmetric(horizontal=16, vertical=6),
             border=ft.Border.only(bottom=ft.BorderSide(1, ft.Colors.OUTLINE_VARIANT)),
+            on_click=open_profile,
         )
 
 

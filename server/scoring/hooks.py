@@ -16,9 +16,10 @@ from server.scoring.engine import RecomputeReport, recompute_customers
 
 log = logging.getLogger(__name__)
 
-# Synced entities whose writes can change a health score: the customer's profile,
-# its contacts (decision chain) and its visits (requirement confirmation).
-SCORED_ENTITIES = ("customers", "contacts", "visits")
+# Synced entities whose writes can change a health score or its alerts: the customer's
+# profile, its contacts (decision chain), its visits (requirement confirmation) and its
+# follow-ups (the escalation of a green customer without a follow-up for 30 days).
+SCORED_ENTITIES = ("customers", "contacts", "visits", "followups")
 
 
 def rescore(session: Session, customer_ids: list[uuid.UUID], now: datetime | None = None) -> RecomputeReport:

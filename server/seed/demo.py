@@ -18,6 +18,7 @@ from sqlmodel import Session, SQLModel, select
 from server.models import Contact, CoordSystem, Customer, Member, Region, Role, Store, User, Visit, VisitStatus
 from server.security import hash_password
 from server.sync.changes import log_bulk_inserted_rows
+from server.members.demo import load_member_demo
 from server.seed.scoring_demo import load_scoring_demo
 from server.seed.names import PersonNames
 from server.seed.places import Place, load_places, short_place_name
@@ -183,6 +184,8 @@ def load_demo_organisation(session: Session) -> DemoLogins | None:
             session.flush()
         # Bulk-inserted rows enter the change log here, so a first sync downloads them.
         log_bulk_inserted_rows(session)
+        # Members' purchase history, and members and purchases logged for their stores' tablets.
+        load_member_demo(session)
         # Health scores, leads and alerts of the demo (server.seed.scoring_demo).
         load_scoring_demo(session)
         session.commit()

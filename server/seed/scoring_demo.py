@@ -20,7 +20,7 @@ from datetime import datetime, timedelta, timezone
 from sqlalchemy import distinct, func, insert
 from sqlmodel import Session, select
 
-from server.alerts.checks import raise_score_alerts
+from server.alerts.checks import as_uuid, raise_score_alerts
 from server.alerts.models import AlertChannel
 from server.content.service import store_default_packs
 from server.leads.config import default_rules, save_rules
@@ -30,6 +30,7 @@ from server.scoring.config import DECISION_CHAIN_ROLES, DEFAULT_WEIGHTS, HealthM
 from server.scoring.engine import compute_batch
 from server.scoring.health_models import load_active_model, save_model
 from server.scoring.models import CustomerEvent, EventKind
+from server.scoring.rules import GREEN
 from server.scoring.writer import write_batch
 from server.seed.vocabulary import TRADE_NAMES
 from server.sync.changes import ChangeRecorder
@@ -64,6 +65,8 @@ _PROFILES = {
 _ACTIVITY = {"engaged": 1.0, "lukewarm": 0.75, "dormant": 0.1}
 
 _CONTACT_SURNAMES = "王李张刘陈杨黄赵吴周徐孙马朱胡郭何林罗高"
+# Days between the demo's earlier score snapshot and today's.
+_TREND_DAYS = 7
 
 
 def load_scoring_demo(session: Session, now: datetime | None = None) -> None:
@@ -96,13 +99,94 @@ def load_scoring_demo(session: Session, now: datetime | None = None) -> None:
     channels = _channels(session)
     recorder.flush()
 
-    batch = compute_batch(session, load_active_model(session), now)
+    model = load_active_model(session)
+    # Scores as of a week ago first, so today's snapshots show a trend against them.
+    week_ago = compute_batch(session, model, now - timedelta(days=_TREND_DAYS))
+    write_batch(session, week_ago, 0, len(week_ago))
+    batch = compute_batch(session, model, now)
+    if _showcase_green_customers(session, recorder, batch, now):
+        recorder.flush()
+        batch = compute_batch(session, model, now)
     write_batch(session, batch, 0, len(batch))
     raised = raise_score_alerts(session, batch, now, commit=False)
     log.info(
         "scoring demo loaded: %d customers scored (%s), %d events, %d follow-ups, %d leads, %d robot channels, %d alerts",
         len(batch), dict(Counter(batch.bands.tolist())), len(event_rows), followups, leads, channels, raised,
     )
+
+
+def _showcase_green_customers(session: Session, recorder: ChangeRecorder, batch, now: datetime) -> int:
+    """Make the best customer of every rep without a green one green, so each rep's battle map shows all three bands.
+
+    The customer gets the missing decision-chain contacts, the top purchase band and a month of
+    full engagement (downloads, an opened proposal, an attended meeting, a confirmed requirement,
+    a sheet on time). Every event-based indicator is then 1 and the score at least 90 (industry
+    fit is the only indicator left below 1, at 10% weight). Returns how many customers changed.
+    """
+    best: dict = {}
+    has_green: set = set()
+    for position, owner_id in enumerate(batch.facts.owner_ids):
+        if owner_id is None:
+            continue
+        if batch.bands[position] == GREEN:
+            has_green.add(owner_id)
+        if owner_id not in best or batch.scores[position] > batch.scores[best[owner_id]]:
+            best[owner_id] = position
+    positions = [position for owner_id, position in best.items() if owner_id not in has_green]
+    if not positions:
+        return 0
+
+    roles = _roles_of(session, [as_uuid(batch.facts.customer_ids[position]) for position in positions])
+    event_rows = []
+    for number, position in enumerate(positions):
+        customer = session.get(Customer, as_uuid(batch.facts.customer_ids[position]))
+        customer.purchase_band = "over_10m"
+        session.add(customer)
+        recorder.put("customers", customer, changed_fields={"purchase_band"})
+        for role in DECISION_CHAIN_ROLES:
+            if role in roles.get(customer.id, set()):
+                continue
+            contact = Contact(customer_id=customer.id, name=f"{_CONTACT_SURNAMES[number % len(_CONTACT_SURNAMES)]}经理",
+                              title=_SHOWCASE_TITLES[role], decision_role=role)
+            session.add(contact)
+            recorder.put("contacts", contact, changed_fields={"customer_id", "name", "title", "decision_role"})
+        event_rows.extend(_showcase_events(customer.id, now))
+    session.flush()
+    session.execute(insert(CustomerEvent), event_rows)
+    log.info("demo: %d reps had no green customer; their best customer was made green", len(positions))
+    return len(positions)
+
+
+_SHOWCASE_TITLES = {"technical": "技术总监", "purchasing": "采购经理", "finance": "财务经理"}
+
+
+def _showcase_events(customer_id: uuid.UUID, now: datetime) -> list[dict]:
+    def row(kind: EventKind, days_ago: float, **extra) -> dict:
+        return {
+            "id": uuid.uuid4(), "customer_id": customer_id, "kind": kind.value, "occurred_at": now - timedelta(days=days_ago),
+            "ref": extra.get("ref"), "due_at": extra.get("due_at"), "value": extra.get("value"), "payload": {},
+            "source": "demo", "external_id": None, "recorded_by": None, "recorded_at": now,
+        }
+
+    return [
+        *(row(EventKind.DOCUMENT_DOWNLOAD, hours / 24) for hours in (1, 2, 3, 4)),
+        row(EventKind.PROPOSAL_SENT, 6, ref="PS"),
+        row(EventKind.PROPOSAL_OPEN, 5, ref="PS"),
+        row(EventKind.MEETING_INVITED, 9, ref="MS"),
+        row(EventKind.MEETING_ATTENDED, 8, ref="MS"),
+        row(EventKind.REQUIREMENT_CONFIRMED, 4, value=1.0),
+        row(EventKind.COMPETITOR_SHEET_SUBMITTED, 10, due_at=now - timedelta(days=9)),
+    ]
+
+
+def _roles_of(session: Session, customer_ids: list) -> dict:
+    rows = session.execute(
+        select(Contact.customer_id, Contact.decision_role).where(Contact.customer_id.in_(customer_ids), Contact.deleted == False)  # noqa: E712
+    ).all()
+    roles: dict = {}
+    for customer_id, role in rows:
+        roles.setdefault(customer_id, set()).add(role)
+    return roles
 
 
 def _roles_named(session: Session) -> dict:

@@ -22,6 +22,7 @@ from server.models import (
     CoordSystem,
     Customer,
     Followup,
+    Member,
     Region,
     Role,
     SyncConflict,
@@ -32,6 +33,8 @@ from server.models import (
     VisitStatus,
 )
 from server.alerts.models import Alert
+from server.members.fields import FollowupStructureFields, MemberFields, MemberFollowupFields, ProfileViewFields
+from server.members.models import MemberPurchase, MemberFollowup, ProfileView
 from server.scoring.models import LatestScore
 
 ENTITY_MODELS: dict[str, type[SyncedRow]] = {
@@ -46,6 +49,10 @@ ENTITY_MODELS: dict[str, type[SyncedRow]] = {
     "checkin_flags": CheckinFlag,
     "score_snapshots": LatestScore,
     "alerts": Alert,
+    "members": Member,
+    "member_purchases": MemberPurchase,
+    "member_followups": MemberFollowup,
+    "profile_views": ProfileView,
 }
 
 
@@ -79,6 +86,11 @@ def row_to_wire(entity: str, row: SyncedRow, names: "NameCache | None" = None) -
         data["region_name"] = names.region_name(row.region_id) if names else None
     else:
         data = {name: to_wire(getattr(row, name)) for name in SYNCED_FIELDS[entity]}
+    if entity == "members":
+        # Shoppers' phone numbers are personal information: devices only ever receive them masked.
+        from server.members.sync import mask_phone
+
+        data["phone"] = mask_phone(row.phone or "")
     data["id"] = str(row.id)
     data["version"] = row.version
     return data
@@ -164,7 +176,7 @@ class VisitFields(_Fields):
     template_id: uuid.UUID | None = None
 
 
-class FollowupFields(_Fields):
+class FollowupFields(FollowupStructureFields):
     customer_id: uuid.UUID
     author_id: uuid.UUID | None = None
     text: str = Field(min_length=1, max_length=2000)
@@ -187,6 +199,9 @@ FIELD_MODELS: dict[str, type[_Fields]] = {
     "visits": VisitFields,
     "followups": FollowupFields,
     "checklist_answers": ChecklistAnswerFields,
+    "members": MemberFields,
+    "member_followups": MemberFollowupFields,
+    "profile_views": ProfileViewFields,
 }
 
 # Fields only a regional lead (in their region) or an admin may change: who owns a customer.
@@ -202,6 +217,10 @@ IMMUTABLE_FIELDS = {
     "followups": frozenset({"customer_id", "author_id"}),
     "customers": frozenset(),
     "checklist_answers": frozenset({"visit_id", "customer_id", "item_id"}),
+    "members": frozenset({"member_code", "store_id"}),
+    "member_followups": frozenset({"member_id", "author_id", "author_name"}),
+    # The audit log: a view is recorded once and never changed.
+    "profile_views": frozenset(ProfileViewFields.model_fields),
 }
 
 

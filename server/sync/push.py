@@ -21,7 +21,9 @@ from core.wire import CLIENT_WRITABLE, MUTATION_OPS
 from server.checkins.recheck import PushClock
 from server.checkins.visits import after_mutation
 from server.models import Customer, SyncClient, SyncConflict, SyncRejection, User
+from server.members.sync import STORE_ENTITIES, check_store_op, create_store_row, store_row_in_scope
 from server.scoring.hooks import rescore_after_push
+from server.sync.alert_patches import alert_in_scope, apply_alert_mutation
 from server.sync.changes import ChangeRecorder, field_version
 from server.sync.entities import (
     ASSIGNMENT_FIELDS,
@@ -204,6 +206,10 @@ def _apply_one(session: Session, recorder: ChangeRecorder, user: User, mutation:
         raise MutationRejected(f"entity_id {mutation.entity_id!r} is not a UUID; clients must generate UUIDs for new rows") from None
     if not isinstance(mutation.fields, dict):
         raise MutationRejected("fields must be a JSON object")
+    if mutation.entity == "alerts":
+        apply_alert_mutation(session, recorder, user, mutation.op, entity_id, mutation.fields)
+        return
+    check_store_op(mutation.entity, mutation.op)
 
     model = ENTITY_MODELS[mutation.entity]
     row = session.get(model, entity_id)
@@ -236,6 +242,10 @@ def _delete(session: Session, recorder: ChangeRecorder, user: User, entity: str,
 
 
 def _row_in_scope(session: Session, user: User, entity: str, row) -> bool:
+    if entity == "alerts":
+        return alert_in_scope(user, row)
+    if entity in STORE_ENTITIES:
+        return store_row_in_scope(user, entity, row)
     if entity == "customers":
         return customer_in_scope(user, row)
     return customer_in_scope(user, parent_customer(session, entity, row))
@@ -244,6 +254,11 @@ def _row_in_scope(session: Session, user: User, entity: str, row) -> bool:
 def _create(session: Session, recorder: ChangeRecorder, user: User, mutation: Mutation, entity_id: uuid.UUID):
     values = validate_fields(mutation.entity, mutation.fields, partial=False)
 
+    if mutation.entity in STORE_ENTITIES:
+        row = create_store_row(session, user, mutation.entity, entity_id, values)
+        session.add(row)
+        recorder.put(mutation.entity, row, changed_fields=set(values), writer_id=user.id)
+        return row
     if mutation.entity == "customers":
         values["owner_id"] = values["owner_id"] or user.id
         values["region_id"] = values["region_id"] or user.region_id

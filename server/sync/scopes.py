@@ -29,6 +29,9 @@ class Audience:
 # Entities whose rows belong to a customer and share its audience.
 CUSTOMER_CHILDREN = ("contacts", "visits", "followups", "checklist_answers", "score_snapshots")
 
+# Entities whose rows carry their member's store and go to that store's clerks and managers.
+STORE_CHILDREN = ("members", "member_purchases", "member_followups")
+
 # Entities every signed-in user receives: their change-log entries have no audience keys.
 # Only these entities are sent that way, so a row of another entity that lost its owner
 # and region (an unassigned customer) never goes to everyone.
@@ -41,6 +44,11 @@ def audience_of(session: Session, entity: str, row: SyncedRow) -> Audience:
     if entity in CUSTOMER_CHILDREN:
         customer = session.get(Customer, row.customer_id)
         return Audience(owner_id=customer.owner_id, region_id=customer.region_id) if customer else Audience()
+    if entity in STORE_CHILDREN:
+        return Audience(store_id=row.store_id)
+    if entity == "profile_views":
+        # The audit log goes back to the viewer's devices only; managers read it through the API.
+        return Audience(owner_id=row.viewer_id)
     if entity == "rejections":
         return Audience(owner_id=row.user_id)
     if entity == "alerts":

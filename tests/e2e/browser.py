@@ -48,3 +48,29 @@ def save_screenshot(page: Page, name: str) -> Path:
     path = ARTIFACTS_DIR / f"{name}-{size.get('width')}x{size.get('height')}.png"
     page.screenshot(path=path)
     return path
+
+
+# Imports of the helpers below, kept with them.
+import time  # noqa: E402
+
+from playwright.sync_api import Locator, expect  # noqa: E402
+
+
+def scroll_into_view(page: Page, locator: Locator, timeout_ms: float = STEP_TIMEOUT_MS) -> None:
+    """Scroll the screen's list with the mouse wheel until the top of `locator` is in the upper part of the window.
+
+    Flutter builds semantics only for the rows near the viewport, so a control further down
+    a long screen is not in the DOM, and Playwright cannot scroll to it, until the list does.
+    The screen may still be loading, so this keeps trying until `timeout_ms` has passed.
+    """
+    size = page.viewport_size or {"width": 412, "height": 915}
+    page.mouse.move(size["width"] / 2, size["height"] / 2)
+    deadline = time.monotonic() + timeout_ms / 1000
+    while time.monotonic() < deadline:
+        box = locator.first.bounding_box() if locator.count() else None
+        if box is not None and 0 <= box["y"] < size["height"] * 0.6:
+            return
+        # Up when the control lies above the window (a screen that kept its scroll position), else down.
+        page.mouse.wheel(0, -300 if box is not None and box["y"] < 0 else 300)
+        page.wait_for_timeout(300)
+    expect(locator.first).to_be_in_viewport()

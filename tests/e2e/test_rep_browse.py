@@ -13,7 +13,7 @@ from playwright.sync_api import expect
 
 from mobile.api import PAGE_SIZE
 from server.seed.demo import DEMO_LOGINS, DEMO_PASSWORD
-from tests.e2e.browser import FONT_PATH, LOAD_TIMEOUT_MS, STEP_TIMEOUT_MS, ZH, fill_text_field, open_client, save_screenshot
+from tests.e2e.browser import FONT_PATH, LOAD_TIMEOUT_MS, STEP_TIMEOUT_MS, ZH, fill_text_field, open_client, save_screenshot, scroll_into_view
 from tests.e2e.conftest import ALLOWED_HOST, OfflineBrowser
 
 pytestmark = pytest.mark.e2e
@@ -70,13 +70,14 @@ def test_rep_browses_customers(web_client: str, demo_server: str, offline_browse
 
     # Detail of the first customer.
     first_row.click()
-    expect(page.get_by_text(ZH.t("customer.visits"))).to_be_visible(timeout=STEP_TIMEOUT_MS)
+    expect(page.get_by_role("heading", name=ZH.t("customer.title"))).to_be_visible(timeout=STEP_TIMEOUT_MS)
     assert page.url.endswith(f"/customers/{first['id']}")
     # Flutter merges each card's texts into one semantics node, so these match substrings.
     overview = page.get_by_text(detail["name"])
     expect(overview).to_be_visible()
     for value in (detail["industry"], detail["address"], detail["owner_name"], detail["region_name"]):
         expect(overview).to_contain_text(value)
+    scroll_into_view(page, page.get_by_text(ZH.t("customer.visits")))
     for contact in detail["contacts"]:
         role_name = ZH.label("decision_role", contact["decision_role"])
         expect(page.get_by_text(contact["name"]).filter(has_text=role_name).first).to_be_visible()
@@ -95,7 +96,7 @@ def test_rep_browses_customers(web_client: str, demo_server: str, offline_browse
     expect(first_row).to_be_visible()
     save_screenshot(page, "rep-customers")
     first_row.click()
-    expect(page.get_by_text(ZH.t("customer.visits"))).to_be_visible(timeout=STEP_TIMEOUT_MS)
+    scroll_into_view(page, page.get_by_text(ZH.t("customer.visits")))
     save_screenshot(page, "rep-customer-detail")
 
     # Chinese came from the bundled font, and nothing left the machine.
