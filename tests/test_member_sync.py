@@ -6,7 +6,6 @@ Real client code (LocalStore, SyncClient) against a real server on SQLite and Po
 import uuid
 from datetime import date, datetime, timedelta, timezone
 
-import httpx
 import pytest
 from sqlmodel import Session, select
 

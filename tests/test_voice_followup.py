@@ -109,3 +109,14 @@ def test_late_first_chunks_measured_again(model, speech_44k_stereo, caplog):
 
     assert "measuring again" in caplog.text
     assert transcript.audio_format == recognizer.AudioFormat(44100, 2)
+
+
+def test_over_length_keeps_audio_before_limit(model, speech_44k_stereo):
+    recording = _Recording(model, on_partial=lambda text: None, max_seconds=2.0)
+
+    with pytest.raises(recognizer.RecordingTooLong, match="maximum of 2 s"):
+        _feed_paced(recording, speech_44k_stereo)
+    transcript = recording.finish()
+
+    assert transcript.seconds <= 2.0
+    assert transcript.seconds > 1.5

@@ -118,6 +118,7 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "store.voice.model_error": ("语音模型无法使用，请直接输入文字：{detail}", "The speech model cannot be used; type the text: {detail}"),
     "store.voice.suggestions": ("推荐话术", "Suggested talk tracks"),
     "store.voice.no_suggestions": ("暂无匹配的话术：说出月龄、产品或顾客的问题会更准确", "No matching talk track: mention the age, a product or the shopper's question"),
+    "store.voice.no_suggestions_general": ("暂无匹配的话术", "No matching talk track"),
     "store.voice.matched": ("匹配：{terms}（得分 {score}）", "Matched: {terms} (score {score})"),
     "store.voice.excluded": ("因过敏未推荐：{tracks}", "Not suggested because of allergies: {tracks}"),
     "store.voice.save": ("保存跟进", "Save follow-up"),

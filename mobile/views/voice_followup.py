@@ -80,9 +80,12 @@ class _Recording:
     rate starts over from the next chunk instead of failing the recording.
     """
 
-    def __init__(self, model: voice.VoiceModel, on_partial: Callable[[str], None]) -> None:
+    def __init__(
+        self, model: voice.VoiceModel, on_partial: Callable[[str], None], max_seconds: float = voice.MAX_RECORDING_SECONDS,
+    ) -> None:
         self.model = model
         self.on_partial = on_partial
+        self.max_seconds = max_seconds
         self.detector = voice.FormatDetector()
         self.recognizer: voice.BackgroundRecognizer | None = None
         self.buffered: list[bytes] = []
@@ -137,7 +140,7 @@ class _Recording:
 
     def _start(self, audio_format: voice.AudioFormat) -> None:
         log.info("voice input format detected: %d Hz, %d channel(s)", audio_format.sample_rate, audio_format.channels)
-        self.recognizer = voice.BackgroundRecognizer(self.model, audio_format, on_partial=self.on_partial)
+        self.recognizer = voice.BackgroundRecognizer(self.model, audio_format, on_partial=self.on_partial, max_seconds=self.max_seconds)
         buffered, self.buffered = self.buffered, []
         for chunk in buffered:
             self.recognizer.submit(chunk)
@@ -427,7 +430,8 @@ class VoiceFollowupForm:
         tr = self._shell.tr
         column: ft.Column = self.suggestion_group.content
         if suggestions is None or not suggestions.matches:
-            column.controls = [ft.Text(tr.t("store.voice.no_suggestions"), size=13, color=ft.Colors.ON_SURFACE_VARIANT)]
+            hint = "store.voice.no_suggestions" if self._show_baby_fields else "store.voice.no_suggestions_general"
+            column.controls = [ft.Text(tr.t(hint), size=13, color=ft.Colors.ON_SURFACE_VARIANT)]
             self.suggestion_group.value = None
         else:
             column.controls = [self._suggestion_tile(match) for match in suggestions.matches]
