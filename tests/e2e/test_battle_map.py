@@ -290,8 +290,12 @@ def test_lead_marks_escalation_done(battle_client: str, demo_server: str, offlin
     row.first.click()
     expect(page.get_by_text(alert["reason"])).to_be_visible(timeout=STEP_TIMEOUT_MS)
     # The data behind the alert: Flutter merges its rows into one text node.
-    for key in ("days_without_followup", "score"):
-        shown = format_number(alert["data"][key]) if key == "score" else str(alert["data"][key])
+    days = alert["data"]["days_without_followup"]
+    expected = {
+        "score": format_number(alert["data"]["score"]),
+        "days_without_followup": ZH.t("battle.data.never_followed_up") if days is None else str(days),
+    }
+    for key, shown in expected.items():
         row_text = re.escape(ZH.t(f"battle.data.{key}")) + r"\s+" + re.escape(shown) + r"\s"
         expect(page.get_by_text(re.compile(row_text))).to_be_attached()
     save_screenshot(page, "alert-detail")
