@@ -1,6 +1,5 @@
 """The battle map's reads on the device: customers joined with their snapshots, the map's cap, "why", alerts, cached content."""
 
-import asyncio
 import json
 import uuid
 
@@ -9,7 +8,7 @@ import pytest
 from mobile.api import ApiClient, Unreachable
 from mobile.offline.directory import BattleMapData
 from mobile.offline.store import LocalStore
-from tests.servers import free_port
+from tests.servers import free_port, run_coroutine
 
 
 def customer(name: str, latitude: float | None = 31.23, city: str = "上海市") -> dict:
@@ -59,7 +58,7 @@ def data(tmp_path) -> BattleMapData:
 
 
 def test_list_joins_latest_score(data):
-    page = asyncio.run(data.list_scored_customers())
+    page = run_coroutine(lambda: data.list_scored_customers())
     by_name = {item.summary.name: item for item in page.items}
 
     assert page.total == 4
@@ -71,8 +70,8 @@ def test_list_joins_latest_score(data):
 
 
 def test_list_search_and_paging(data):
-    found = asyncio.run(data.list_scored_customers(query="北京"))
-    second = asyncio.run(data.list_scored_customers(offset=2, limit=2))
+    found = run_coroutine(lambda: data.list_scored_customers(query="北京"))
+    second = run_coroutine(lambda: data.list_scored_customers(offset=2, limit=2))
 
     assert [item.summary.name for item in found.items] == ["北京客户"]
     assert second.total == 4
@@ -81,7 +80,7 @@ def test_list_search_and_paging(data):
 
 
 def test_map_lowest_score_first_and_capped(data):
-    customers, located = asyncio.run(data.map_customers(limit=2))
+    customers, located = run_coroutine(lambda: data.map_customers(limit=2))
 
     assert located == 3
     assert [item.summary.name for item in customers] == ["红色客户", "北京客户"]
@@ -106,7 +105,7 @@ def test_unscored_customer_has_no_reasons(data):
 
 def test_content_offline_without_copy_raises(data):
     with pytest.raises(Unreachable):
-        asyncio.run(data.content_pack("contract_clauses"))
+        run_coroutine(lambda: data.content_pack("contract_clauses"))
 
 
 def test_content_offline_uses_copy(data):
@@ -115,7 +114,7 @@ def test_content_offline_uses_copy(data):
     data.store.query("INSERT INTO content_cache (key, body, fetched_at) VALUES (?, ?, ?)",
                      ("contract_clauses", json.dumps(body, ensure_ascii=False), "2026-12-04T00:00:00+00:00"))
 
-    pack = asyncio.run(data.content_pack("contract_clauses"))
+    pack = run_coroutine(lambda: data.content_pack("contract_clauses"))
 
     assert pack.from_cache is True
     assert pack.version == 3
@@ -124,11 +123,11 @@ def test_content_offline_uses_copy(data):
 
 def test_ticks_kept_locally(data):
     customer_id = uuid.uuid4()
-    asyncio.run(data.set_ticked(customer_id, "churn_intervention_checklist", "call_back", True))
-    asyncio.run(data.set_ticked(customer_id, "churn_intervention_checklist", "review_quote", True))
-    asyncio.run(data.set_ticked(customer_id, "churn_intervention_checklist", "review_quote", False))
+    run_coroutine(lambda: data.set_ticked(customer_id, "churn_intervention_checklist", "call_back", True))
+    run_coroutine(lambda: data.set_ticked(customer_id, "churn_intervention_checklist", "review_quote", True))
+    run_coroutine(lambda: data.set_ticked(customer_id, "churn_intervention_checklist", "review_quote", False))
 
-    ticked = asyncio.run(data.ticked_items(customer_id, "churn_intervention_checklist"))
+    ticked = run_coroutine(lambda: data.ticked_items(customer_id, "churn_intervention_checklist"))
 
     assert ticked == {"call_back"}
     assert data.store.pending_count() == 0

@@ -4,7 +4,6 @@ The real Geolocator runs in the browser test (tests/e2e/test_visit_checkin.py); 
 mapping from its values is tested on real flet-geolocator value objects.
 """
 
-import asyncio
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
@@ -16,6 +15,7 @@ from mobile.config import ConfigError, load_config
 from mobile.location import LocationState
 from mobile.location.geolocator import fix_from_position, state_for_error, state_for_permission
 from mobile.location.simulated import SimulatedSource
+from tests.servers import run_coroutine
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 SITE = (22.533287, 113.930413)
@@ -92,7 +92,7 @@ def test_position_mocked_flag_kept():
 # ---- Simulated source -----------------------------------------------------------------------
 
 def _read(source: SimulatedSource):
-    return asyncio.run(source.read())
+    return run_coroutine(lambda: source.read())
 
 
 def test_simulated_cycles_fixes():
@@ -142,7 +142,7 @@ def test_simulated_permission_granted_on_request():
     source = SimulatedSource([SITE + (10.0,)], state=LocationState.PERMISSION_DENIED)
     assert _read(source).state == LocationState.PERMISSION_DENIED
 
-    denial = asyncio.run(source.request_permission())
+    denial = run_coroutine(lambda: source.request_permission())
 
     assert denial is None
     assert _read(source).has_fix
@@ -151,8 +151,8 @@ def test_simulated_permission_granted_on_request():
 def test_simulated_denied_forever_stays_denied():
     source = SimulatedSource([SITE + (10.0,)], state=LocationState.PERMISSION_DENIED_FOREVER)
 
-    assert asyncio.run(source.request_permission()) == LocationState.PERMISSION_DENIED_FOREVER
-    assert asyncio.run(source.open_settings(LocationState.PERMISSION_DENIED_FOREVER)) is False
+    assert run_coroutine(lambda: source.request_permission()) == LocationState.PERMISSION_DENIED_FOREVER
+    assert run_coroutine(lambda: source.open_settings(LocationState.PERMISSION_DENIED_FOREVER)) is False
 
 
 def test_simulated_mocked_fix_locked():
