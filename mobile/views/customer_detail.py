@@ -62,10 +62,11 @@ class CustomerDetailScreen:
             return
         tr = self._shell.tr
         sections = detail_sections(tr, customer, states, self._open_checklist)
-        extra = [control for factory in CUSTOMER_SECTIONS for control in factory(self._shell, customer)]
-        sections[1:1] = extra
+        # Under the overview: the features' sections (check-in, score), then this record's sync notices and follow-ups.
+        top = [control for factory in CUSTOMER_SECTIONS for control in factory(self._shell, customer)]
         if activity is not None:
-            sections[1:1] = [*record_banners(tr, activity), *self._followup_section(activity)]
+            top += [*record_banners(tr, activity), *self._followup_section(activity)]
+        sections[1:1] = top
         self.body.controls = sections
         self.view.update()
 

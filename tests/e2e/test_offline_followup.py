@@ -13,7 +13,7 @@ from sqlmodel import Session, select
 
 from server.models import Followup, User
 from server.seed.demo import DEMO_PASSWORD
-from tests.e2e.browser import LOAD_TIMEOUT_MS, STEP_TIMEOUT_MS, ZH, fill_text_field, open_client, save_screenshot
+from tests.e2e.browser import LOAD_TIMEOUT_MS, STEP_TIMEOUT_MS, ZH, fill_text_field, open_client, save_screenshot, scroll_into_view
 from tests.e2e.conftest import OfflineBrowser
 
 pytestmark = pytest.mark.e2e
@@ -38,14 +38,17 @@ def test_followup_saved_offline_syncs_later(proxied_web_client, demo_api, offlin
     proxy.drop_request = lambda number, line: True
     first_row = page.get_by_role("button", name=re.compile("有限公司")).first
     first_row.click()
-    expect(page.get_by_text(ZH.t("customer.followups"), exact=True)).to_be_visible(timeout=STEP_TIMEOUT_MS)
+    # The follow-up form sits under the check-in and score sections, below the fold on a phone.
+    scroll_into_view(page, page.get_by_role("textbox", name=ZH.t("customer.followup_label")))
     fill_text_field(page, ZH.t("customer.followup_label"), FOLLOWUP_TEXT)
     page.get_by_role("button", name=ZH.t("customer.followup_save")).click()
     saved_notice = re.compile(re.escape(ZH.t("customer.followup_saved")))
     # The span, not its copy in the screen reader's live-region announcement.
     expect(page.locator("span").filter(has_text=saved_notice)).to_be_visible(timeout=STEP_TIMEOUT_MS)
-    expect(page.get_by_text(FOLLOWUP_TEXT)).to_be_visible()
-    expect(page.get_by_text(ZH.t("customer.pending_changes", count=1))).to_be_visible()
+    scroll_into_view(page, page.get_by_text(FOLLOWUP_TEXT))
+    pending_banner = page.get_by_text(ZH.t("customer.pending_changes", count=1))
+    scroll_into_view(page, pending_banner)
+    expect(pending_banner).to_be_visible()
     save_screenshot(page, "offline-followup-detail")
 
     # Back on the list: the status bar says offline with one change waiting.
