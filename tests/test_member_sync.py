@@ -10,11 +10,13 @@ import pytest
 from sqlmodel import Session, select
 
 from core.member_codes import ean13_check_digit
+from mobile.api import ApiClient
+from mobile.offline.directory import LocalDirectory
 from server.members.models import MemberFollowup, MemberPurchase, ProfileView
 from server.models import Customer, Followup, Member, User
 from tests.conftest import login
 from tests.devices import Device, assert_device_matches_server, next_rep
-from tests.servers import ApiServer
+from tests.servers import ApiServer, run_coroutine
 
 STORE_ENTITIES = ("members", "member_purchases", "member_followups", "profile_views")
 
@@ -401,3 +403,18 @@ def test_device_registration_accepted(api_server, clerk):
     assert stored.member_code == code
     assert stored.allergens == "鸡蛋过敏"
     assert store_members(clerk.store).lookup(code).phone_masked == "139****0000"
+
+
+def test_directory_lists_synced_members(api_server, clerk):
+    clerk.sync()
+    directory = LocalDirectory(clerk.store, ApiClient(api_server.base_url, timeout_s=10))
+    own = _members_of(api_server, clerk.user.store_id)
+
+    first = run_coroutine(lambda: directory.list_members(offset=0, limit=20))
+    found = run_coroutine(lambda: directory.list_members(query=own[0].member_code))
+
+    assert first.total == len(own)
+    assert len(first.items) == 20
+    assert all("****" in member.phone_masked for member in first.items)
+    assert all(member.store_id == clerk.user.store_id for member in first.items)
+    assert [member.id for member in found.items] == [own[0].id]

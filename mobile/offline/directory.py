@@ -1,7 +1,4 @@
-"""The screens' data source on the device: customers from the local store, so lists and details work offline.
-
-Store members are not synced to the device yet; they are still read from the server.
-"""
+"""The screens' data source on the device: customers and store members from the local store, so lists and details work offline."""
 
 import asyncio
 import json
@@ -24,6 +21,7 @@ from mobile.api import (
     parse_timestamp,
 )
 from mobile.offline.store import LocalStore
+from mobile.offline.store_members import store_members
 
 # Recent visits shown on a customer's detail screen.
 RECENT_VISITS = 20
@@ -121,7 +119,15 @@ class LocalDirectory:
         )
 
     async def list_members(self, query: str = "", offset: int = 0, limit: int = PAGE_SIZE) -> Page[Member]:
-        return await self._api.list_members(query=query, offset=offset, limit=limit)
+        """Return a page of the store's members, which sync brings to the device with their phones masked."""
+        summaries, total = await asyncio.to_thread(store_members(self.store).search, query, limit, offset)
+        members = [
+            Member(id=uuid.UUID(summary.id), store_id=uuid.UUID(summary.store_id) if summary.store_id else None, member_code=summary.member_code,
+                   name=summary.name, phone_masked=summary.phone_masked, baby_birth_date=summary.baby_birth_date,
+                   allergens=summary.allergens)
+            for summary in summaries
+        ]
+        return Page(items=members, total=total, limit=limit, offset=offset)
 
 
 def _summary(row: dict) -> CustomerSummary:

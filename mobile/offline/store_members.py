@@ -47,6 +47,7 @@ VIEW_SOURCES = ("camera", "wedge", "typed", "list")
 @dataclass(frozen=True)
 class MemberSummary:
     id: str
+    store_id: str | None
     member_code: str
     name: str
     phone_masked: str
@@ -221,6 +222,7 @@ class StoreMembers:
 def _summary(row: sqlite3.Row) -> MemberSummary:
     return MemberSummary(
         id=row["id"],
+        store_id=row["store_id"],
         member_code=row["member_code"] or "",
         name=row["name"] or "",
         # A member registered on this tablet keeps the typed number until the server's masked copy arrives.

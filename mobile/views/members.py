@@ -5,14 +5,11 @@ months and, highlighted, any known allergies, because a clerk recommending formu
 must see those first.
 """
 
-import asyncio
-import uuid
 from datetime import date
 
 import flet as ft
 
-from mobile.api import PAGE_SIZE, Member, Page
-from mobile.offline.store_members import store_members
+from mobile.api import Member, Page
 from mobile.views import LIST_MAX_WIDTH, Shell, fit_view_width
 from mobile.views.member_profile import open_member
 from mobile.views.paged_list import PagedList
@@ -47,14 +44,7 @@ class MemberListScreen:
 
     async def _fetch(self, query: str, offset: int) -> Page[Member]:
         """Read a page of the store's members from the device; they arrive with sync."""
-        user = self._shell.user
-        summaries, total = await asyncio.to_thread(store_members(self._shell.store).search, query, PAGE_SIZE, offset)
-        members = [
-            Member(id=uuid.UUID(summary.id), store_id=user.store_id, member_code=summary.member_code, name=summary.name,
-                   phone_masked=summary.phone_masked, baby_birth_date=summary.baby_birth_date, allergens=summary.allergens)
-            for summary in summaries
-        ]
-        return Page(items=members, total=total, limit=PAGE_SIZE, offset=offset)
+        return await self._shell.directory.list_members(query=query, offset=offset)
 
     def _build_row(self, member: Member) -> ft.Control:
         tr = self._shell.tr
