@@ -209,7 +209,7 @@ def recompute_customers(session: Session, customer_ids: list, now: datetime | No
 def recompute_all(engine: Engine, now: datetime | None = None, chunk_size: int = WRITE_CHUNK) -> RecomputeReport:
     """Recompute every customer: read on two connections, write in chunks of `chunk_size` customers.
 
-    NOTE: 100,000 customers whose scores all change take about 6.5 s on a 2-vCPU AMD EPYC VM
+    NOTE: 100,000 customers whose scores all change take about 6.3 s on a 2-vCPU AMD EPYC VM
     (bench/scoring_recompute.py), above the 5 s target. Writing snapshots, latest scores and
     their change-log entries takes about half of it. Rendering the next chunk in a thread
     while one is written gained nothing, because binding the rows needs Python's lock too.
