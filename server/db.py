@@ -4,6 +4,7 @@ from collections.abc import Iterator
 from functools import lru_cache
 from pathlib import Path
 
+from fastapi import Request
 from sqlalchemy import event
 from sqlalchemy.engine import Connection, Engine, make_url
 from sqlmodel import Session, create_engine
@@ -63,8 +64,21 @@ def get_engine() -> Engine:
     return build_engine(get_settings().effective_database_url)
 
 
-def get_session() -> Iterator[Session]:
-    with Session(get_engine()) as session:
+# HTTP methods whose endpoints may write: their SQLite transactions begin IMMEDIATE.
+WRITING_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+
+
+def get_session(request: Request) -> Iterator[Session]:
+    """Yield the request's session. A request that may write takes SQLite's write lock when its transaction begins.
+
+    A deferred transaction that reads first and then writes fails at once with "database is
+    locked" when another writer committed in between. Beginning IMMEDIATE waits for the lock
+    (up to the connection's 30 s busy timeout) instead. PostgreSQL ignores the option.
+    """
+    engine = get_engine()
+    if request.method in WRITING_METHODS:
+        engine = engine.execution_options(**{SQLITE_IMMEDIATE: True})
+    with Session(engine) as session:
         yield session
 
 

@@ -2,12 +2,13 @@
 
 import hashlib
 import secrets
+import uuid
 from datetime import datetime, timedelta, timezone
 
 from pwdlib import PasswordHash
 from sqlmodel import Session
 
-from server.models import AuthToken, User
+from server.models import AuthToken
 
 _password_hash = PasswordHash.recommended()
 
@@ -31,11 +32,11 @@ def digest_token(token: str) -> str:
     return hashlib.sha256(token.encode("utf-8")).hexdigest()
 
 
-def issue_token(session: Session, user: User, ttl: timedelta) -> tuple[str, AuthToken]:
-    """Create a random bearer token for `user`; store its digest and return the plain token once."""
+def issue_token(session: Session, user_id: uuid.UUID, ttl: timedelta) -> tuple[str, AuthToken]:
+    """Create a random bearer token for the user; store its digest, commit, and return the plain token once."""
     token = secrets.token_urlsafe(32)
     now = datetime.now(timezone.utc)
-    record = AuthToken(token_hash=digest_token(token), user_id=user.id, issued_at=now, expires_at=now + ttl)
+    record = AuthToken(token_hash=digest_token(token), user_id=user_id, issued_at=now, expires_at=now + ttl)
     session.add(record)
     session.commit()
     session.refresh(record)

@@ -1,5 +1,7 @@
 """Sign-in, bearer tokens and bad requests against a real server (SQLite and PostgreSQL)."""
 
+import uuid
+from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
 import httpx
@@ -58,7 +60,7 @@ def test_unknown_user_gets_same_answer(client: httpx.Client):
 def test_expired_token_rejected(client: httpx.Client, api_server: ApiServer):
     rep = _user(api_server, Role.REP)
     with Session(api_server.engine) as session:
-        token, _ = issue_token(session, rep, ttl=timedelta(seconds=-1))
+        token, _ = issue_token(session, rep.id, ttl=timedelta(seconds=-1))
 
     response = client.get("/api/customers", headers={"Authorization": f"Bearer {token}"})
 
@@ -70,7 +72,7 @@ def test_expired_token_rejected(client: httpx.Client, api_server: ApiServer):
 def test_token_valid_until_expiry(client: httpx.Client, api_server: ApiServer):
     rep = _user(api_server, Role.REP)
     with Session(api_server.engine) as session:
-        token, _ = issue_token(session, rep, ttl=timedelta(minutes=1))
+        token, _ = issue_token(session, rep.id, ttl=timedelta(minutes=1))
 
     response = client.get("/api/auth/me", headers={"Authorization": f"Bearer {token}"})
 
@@ -140,3 +142,34 @@ def test_invalid_customer_id_is_422(client: httpx.Client, api_server: ApiServer)
 def test_openapi_docs_served(client: httpx.Client):
     assert client.get("/docs").status_code == 200
     assert "/api/auth/login" in client.get("/openapi.json").json()["paths"]
+
+
+def test_concurrent_sign_ins_during_writes(api_server: ApiServer):
+    """Sign-ins and sync pushes at the same time all succeed: none fails with "database is locked"."""
+    reps = [f"rep{number:02d}" for number in range(1, 13)]
+    writer_headers = {}
+    with httpx.Client(base_url=api_server.base_url, timeout=60) as http:
+        writer_headers = login(http, "rep13")
+
+    def push_followups(round_number: int) -> int:
+        with httpx.Client(base_url=api_server.base_url, timeout=60) as http:
+            customers = http.get("/api/customers", params={"limit": 1}, headers=writer_headers).json()["items"]
+            mutation = {
+                "id": 1, "op": "put", "entity": "followups", "entity_id": str(uuid.uuid4()),
+                "fields": {"customer_id": customers[0]["id"], "text": f"并发测试 {round_number}", "captured_at": "2026-12-05T09:00:00+08:00"},
+            }
+            response = http.post("/api/sync/push", json={"client_id": str(uuid.uuid4()), "mutations": [mutation]}, headers=writer_headers)
+            return response.status_code
+
+    def sign_in(username: str) -> int:
+        with httpx.Client(base_url=api_server.base_url, timeout=60) as http:
+            return http.post("/api/auth/login", json={"login": username, "password": "demo1234"}).status_code
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        pushes = [pool.submit(push_followups, number) for number in range(12)]
+        sign_ins = [pool.submit(sign_in, username) for username in reps]
+        push_statuses = [future.result() for future in pushes]
+        sign_in_statuses = [future.result() for future in sign_ins]
+
+    assert sign_in_statuses == [200] * len(reps)
+    assert push_statuses == [200] * 12
