@@ -60,6 +60,28 @@ def test_loop_syncs_on_start_and_after_write(api_server, tmp_path):
     assert sum(1 for r in requests if "/push" in r) == 1
 
 
+def test_idle_loop_waits_for_interval(api_server, tmp_path):
+    """A sync's own writes (pulled rows, cursor, last sync time) do not schedule another sync."""
+    device = Device(api_server, next_rep(api_server), tmp_path)
+    requests = []
+
+    async def scenario():
+        async with httpx.AsyncClient(base_url=api_server.base_url, event_hooks={"request": [_record(requests)]}) as http:
+            loop = _loop_for(device, http, interval_s=3600, debounce_s=0.2)
+            loop.start()
+            await _wait_for(lambda: loop.status.last_success_at is not None)
+            syncs_after_start = len(requests)
+            # Ten debounce periods with no local change.
+            await asyncio.sleep(2)
+            await loop.stop()
+            return syncs_after_start
+
+    syncs_after_start = run_coroutine(scenario)
+
+    assert syncs_after_start >= 1
+    assert len(requests) == syncs_after_start
+
+
 def test_one_sync_in_flight(api_server, tmp_path):
     device = Device(api_server, next_rep(api_server), tmp_path)
     device.store.put("customers", {"name": "并发同步测试客户"})

@@ -49,6 +49,7 @@ class LocalStore:
         self._connection.row_factory = sqlite3.Row
         self._lock = threading.RLock()
         self._listeners: list = []
+        self._outbox_listeners: list = []
         self._create_schema()
 
     # ---- Plumbing ---------------------------------------------------------------------------
@@ -75,12 +76,24 @@ class LocalStore:
             return self._connection.execute(sql, parameters).fetchall()
 
     def add_listener(self, callback) -> None:
-        """Call `callback()` after every committed write (the UI refreshes, the sync loop wakes)."""
+        """Call `callback()` after every committed write, pulled data included (the UI refreshes)."""
         self._listeners.append(callback)
 
     def remove_listener(self, callback) -> None:
         if callback in self._listeners:
             self._listeners.remove(callback)
+
+    def add_outbox_listener(self, callback) -> None:
+        """Call `callback()` after each local change queued for the server (the sync loop wakes).
+
+        Writes of sync itself (pulled pages, acknowledgements, the last sync time) do not call
+        it, so a finished sync never schedules the next one.
+        """
+        self._outbox_listeners.append(callback)
+
+    def remove_outbox_listener(self, callback) -> None:
+        if callback in self._outbox_listeners:
+            self._outbox_listeners.remove(callback)
 
     def _notify(self) -> None:
         for callback in list(self._listeners):
@@ -212,6 +225,8 @@ class LocalStore:
             )
             self._set_meta(connection, "next_mutation_id", mutation_id + 1)
             _apply_locally(connection, op, entity, entity_id, fields)
+        for callback in list(self._outbox_listeners):
+            callback()
         return mutation_id
 
     # ---- Applying pulled changes ------------------------------------------------------------

@@ -221,13 +221,13 @@ class SyncLoop:
 
     def start(self) -> None:
         self._loop = asyncio.get_running_loop()
-        self.client.store.add_listener(self._on_local_write)
+        self.client.store.add_outbox_listener(self._on_local_write)
         self._refresh_counts()
         self._task = asyncio.create_task(self._run())
 
     async def stop(self) -> None:
         self._stopped = True
-        self.client.store.remove_listener(self._on_local_write)
+        self.client.store.remove_outbox_listener(self._on_local_write)
         if self._task is not None:
             self._task.cancel()
             try:
