@@ -175,6 +175,16 @@ def home_app_bar(shell: Shell, title: str, subtitle: str | None = None) -> ft.Ap
     )
 
 
+def loading_indicator() -> ft.Control:
+    """Build the spinner a screen shows until its data is loaded."""
+    return ft.Container(ft.ProgressRing(), alignment=ft.Alignment.CENTER, padding=48)
+
+
+def screen_body(spacing: float = 8) -> ft.ListView:
+    """Build the scrolling body of a detail screen, showing the loading spinner until the screen fills it."""
+    return ft.ListView([loading_indicator()], expand=True, spacing=spacing, padding=ft.Padding.symmetric(vertical=12))
+
+
 def error_panel(message: str, retry_label: str, on_retry: Callable[[ft.Event], Awaitable[None]]) -> ft.Control:
     """Build the panel shown when a load failed: the reason and a retry button."""
     return ft.Container(

@@ -16,7 +16,7 @@ import flet as ft
 from mobile.api import ApiError, NotFound
 from mobile.i18n import Translator
 from mobile.offline.directory import AlertItem
-from mobile.views import LIST_MAX_WIDTH, Shell, error_message, error_panel, fit_view_width, is_shown
+from mobile.views import LIST_MAX_WIDTH, Shell, error_message, error_panel, fit_view_width, is_shown, screen_body
 from mobile.views.content import talk_track_cards
 from mobile.views.paged_list import PagedList
 from mobile.views.score import battle_data, format_number
@@ -200,12 +200,7 @@ class AlertDetailScreen:
     def __init__(self, shell: Shell, alert_id: uuid.UUID) -> None:
         self._shell = shell
         self._alert_id = alert_id
-        self.body = ft.ListView(
-            [ft.Container(ft.ProgressRing(), alignment=ft.Alignment.CENTER, padding=48)],
-            expand=True,
-            spacing=8,
-            padding=ft.Padding.symmetric(vertical=12),
-        )
+        self.body = screen_body()
         self.view = ft.View(
             route=alert_route(alert_id),
             appbar=ft.AppBar(title=ft.Text(shell.tr.t("battle.alert_title"))),

@@ -21,8 +21,8 @@ from mobile.api import CustomerDetail
 from mobile.location import LocationReading, LocationSource, LocationState, location_source
 from mobile.navigation import RouteSpec
 from mobile.offline import visits
-from mobile.views import FORM_MAX_WIDTH, Shell, fit_view_width, is_shown
-from mobile.views.customer_detail import customer_route, loading_indicator
+from mobile.views import FORM_MAX_WIDTH, Shell, fit_view_width, is_shown, screen_body
+from mobile.views.customer_detail import customer_route
 
 log = logging.getLogger(__name__)
 
@@ -93,7 +93,7 @@ class CheckinScreen:
         tr = shell.tr
 
         self._build_controls(tr)
-        self.body = ft.ListView([loading_indicator()], expand=True, spacing=12, padding=ft.Padding.symmetric(vertical=12))
+        self.body = screen_body(spacing=12)
         self.view = ft.View(
             route=checkin_route(customer_id),
             appbar=ft.AppBar(title=ft.Text(tr.t("checkin.title"))),

@@ -21,9 +21,9 @@ import flet_camera as fc
 from mobile.navigation import RouteSpec
 from mobile.offline import visits
 from mobile.offline.photos import PENDING, REJECTED, UPLOADED, PhotoQueue, PhotoUpload
-from mobile.views import FORM_MAX_WIDTH, Shell, fit_view_width, is_shown
+from mobile.views import FORM_MAX_WIDTH, Shell, fit_view_width, is_shown, screen_body
 from mobile.views.checkin import checklist_parent, checklist_route, reload_screen, remember_visit_customer
-from mobile.views.customer_detail import customer_route, loading_indicator
+from mobile.views.customer_detail import customer_route
 
 log = logging.getLogger(__name__)
 
@@ -93,7 +93,7 @@ class ChecklistScreen:
         self._complete = ft.FilledButton(
             tr.t("checklist.complete"), icon=ft.Icons.TASK_ALT, disabled=True, on_click=self._on_complete, height=52,
         )
-        self.body = ft.ListView([loading_indicator()], expand=True, spacing=12, padding=ft.Padding.symmetric(vertical=12))
+        self.body = screen_body(spacing=12)
         self.view = ft.View(
             route=checklist_route(visit_id),
             appbar=ft.AppBar(title=self._title),

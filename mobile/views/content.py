@@ -13,7 +13,7 @@ import flet as ft
 
 from mobile.api import ApiError, Unauthorized
 from mobile.offline.directory import ContentPack
-from mobile.views import LIST_MAX_WIDTH, Shell, error_message, error_panel, fit_view_width, is_shown
+from mobile.views import LIST_MAX_WIDTH, Shell, error_message, error_panel, fit_view_width, is_shown, screen_body
 from mobile.views.score import clauses_route, intervention_route, battle_data
 
 # Keys of the server's content packs (server.content.service).
@@ -33,12 +33,7 @@ class _PackScreen:
     def __init__(self, shell: Shell, customer_id: uuid.UUID, route: str) -> None:
         self._shell = shell
         self._customer_id = customer_id
-        self.body = ft.ListView(
-            [ft.Container(ft.ProgressRing(), alignment=ft.Alignment.CENTER, padding=48)],
-            expand=True,
-            spacing=8,
-            padding=ft.Padding.symmetric(vertical=12),
-        )
+        self.body = screen_body()
         self.view = ft.View(
             route=route,
             appbar=ft.AppBar(title=ft.Text(shell.tr.t(self.title_key))),

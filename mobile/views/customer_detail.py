@@ -10,7 +10,7 @@ from mobile.api import ApiError, Contact, CustomerDetail, Unauthorized, Visit
 from mobile.i18n import Translator
 from mobile.navigation import CUSTOMER_SECTIONS
 from mobile.offline.visits import VisitState, visit_states
-from mobile.views import LIST_MAX_WIDTH, Shell, error_message, error_panel, fit_view_width, is_shown
+from mobile.views import LIST_MAX_WIDTH, Shell, error_message, error_panel, fit_view_width, is_shown, loading_indicator, screen_body
 from mobile.views.voice_followup import FollowupDraft, VoiceFollowupForm
 
 
@@ -25,12 +25,7 @@ class CustomerDetailScreen:
         self._followup_form: VoiceFollowupForm | None = None
         tr = shell.tr
 
-        self.body = ft.ListView(
-            [loading_indicator()],
-            expand=True,
-            spacing=8,
-            padding=ft.Padding.symmetric(vertical=12),
-        )
+        self.body = screen_body()
         self.view = ft.View(
             route=customer_route(customer_id),
             appbar=ft.AppBar(title=ft.Text(tr.t("customer.title"))),
@@ -141,10 +136,6 @@ def followup_tile(tr: Translator, followup) -> ft.Control:
         bgcolor=ft.Colors.SURFACE_CONTAINER_LOW,
         shape=ft.RoundedRectangleBorder(radius=8),
     )
-
-
-def loading_indicator() -> ft.Control:
-    return ft.Container(ft.ProgressRing(), alignment=ft.Alignment.CENTER, padding=48)
 
 
 def detail_sections(tr: Translator, customer: CustomerDetail, states: dict[str, VisitState] | None = None,

@@ -13,8 +13,7 @@ import flet as ft
 from mobile.api import parse_timestamp
 from mobile.navigation import RouteSpec
 from mobile.offline import visits
-from mobile.views import LIST_MAX_WIDTH, Shell, fit_view_width, is_shown
-from mobile.views.customer_detail import loading_indicator
+from mobile.views import LIST_MAX_WIDTH, Shell, fit_view_width, is_shown, screen_body
 
 FLAGS_ROUTE = "/flags"
 
@@ -44,7 +43,7 @@ class FlagListScreen:
     def __init__(self, shell: Shell) -> None:
         self._shell = shell
         tr = shell.tr
-        self.body = ft.ListView([loading_indicator()], expand=True, spacing=8, padding=ft.Padding.symmetric(vertical=12))
+        self.body = screen_body()
         self.view = ft.View(
             route=FLAGS_ROUTE,
             appbar=ft.AppBar(title=ft.Text(tr.t("flags.title"))),
