@@ -327,6 +327,9 @@ class FieldSalesApp:
         self.page.views.clear()
         self.page.views.extend(views)
         self.page.update()
+        if loads and self._sync_loop is not None:
+            # New screens (after sign-in or a language switch) start with an empty sync status bar.
+            self._on_sync_status(self._sync_loop.status)
         for load in loads:
             self.page.run_task(load)
 

@@ -189,3 +189,19 @@ def test_local_transition_checked(api_server, lead, tmp_path):
 
     with pytest.raises(ValueError, match="cannot become 'read'"):
         run_coroutine(data.set_alert_state, uuid.UUID(alert_id), "read")
+
+
+def test_admin_receives_only_own_alerts(api_server, tmp_path):
+    admin = users_by_role(api_server, Role.ADMIN)[0]
+    lead = users_by_role(api_server, Role.REGIONAL_LEAD)[0]
+    own_alert = new_alert(api_server, admin)
+    other_alert = new_alert(api_server, lead)
+    device = Device(api_server, admin, tmp_path)
+
+    device.sync()
+
+    alerts = device.rows("alerts")
+    assert own_alert in alerts
+    assert other_alert not in alerts
+    assert all(row["recipient_id"] == str(admin.id) for row in alerts.values())
+    assert len(device.rows("customers")) > 1000

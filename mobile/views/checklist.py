@@ -21,7 +21,7 @@ import flet_camera as fc
 from mobile.navigation import RouteSpec
 from mobile.offline import visits
 from mobile.offline.photos import PENDING, REJECTED, UPLOADED, PhotoQueue, PhotoUpload
-from mobile.views import FORM_MAX_WIDTH, Shell, fit_view_width, is_shown, screen_body
+from mobile.views import FORM_MAX_WIDTH, Shell, camera_failure, fit_view_width, is_shown, screen_body
 from mobile.views.checkin import checklist_parent, checklist_route, reload_screen, remember_visit_customer
 from mobile.views.customer_detail import customer_route
 
@@ -417,7 +417,7 @@ class _PhotoItem:
             await self._camera.initialize(back[0] if back else cameras[0], fc.ResolutionPreset.HIGH, enable_audio=False)
         except (RuntimeError, TimeoutError) as error:
             log.warning("camera unavailable for item %s: %s", self._item["id"], error)
-            self._fail(_camera_error_text(tr, str(error)))
+            self._fail(_camera_error_text(tr, error))
             return
         self._camera_ready = True
         self._message.visible = False
@@ -513,11 +513,13 @@ def _upload_text(tr, upload: PhotoUpload | None) -> tuple[str, str]:
     return tr.t("checklist.photo.uploading", percent=percent), ft.Colors.TERTIARY
 
 
-def _camera_error_text(tr, message: str) -> str:
-    lowered = message.lower()
-    if "denied" in lowered or "notallowed" in lowered or "permission" in lowered:
+def _camera_error_text(tr, error: BaseException) -> str:
+    kind = camera_failure(error)
+    if kind == "missing":
+        return tr.t("checklist.photo.no_camera")
+    if kind == "denied":
         return tr.t("checklist.photo.camera_denied")
-    return tr.t("checklist.photo.camera_failed", reason=message)
+    return tr.t("checklist.photo.camera_failed", reason=str(error))
 
 
 # ---- Registration ---------------------------------------------------------------------------

@@ -24,7 +24,7 @@ from mobile.offline.members import MemberCodeCheck, MemberCodeProblem, validate_
 from mobile.offline.store_members import DueFollowup, ServedShopper, store_members
 from mobile.scan import camera as camera_decode
 from mobile.scan.wedge import ENTER_KEYS, WedgeDetector
-from mobile.views import Shell, fit_view_width, home_app_bar, is_shown
+from mobile.views import Shell, camera_failure, fit_view_width, home_app_bar, is_shown
 from mobile.views.member_profile import open_member
 from mobile.views.member_register import register_route
 from mobile.views.sync_status import SyncStatusBar
@@ -203,7 +203,8 @@ class ClerkHomeScreen:
                 self.camera.initialize((back or cameras)[0], fc.ResolutionPreset.HIGH, enable_audio=False), CAMERA_START_TIMEOUT_S,
             )
         except (TimeoutError, Exception) as error:  # The plugin raises its own exception types for denied access.
-            self._camera_failed(tr.t("store.scan.camera_failed"), repr(error))
+            missing = camera_failure(error) == "missing"
+            self._camera_failed(tr.t("store.scan.camera_missing" if missing else "store.scan.camera_failed"), repr(error))
             return
         self.camera_notice.value = tr.t("store.scan.camera_ready")
         if is_shown(self._shell.page, self.view):

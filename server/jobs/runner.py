@@ -114,7 +114,8 @@ def _deliver_alerts(context: JobContext) -> str:
         worker.http.close()
         if hasattr(provider, "close"):
             provider.close()
-    return f"{report.requests} robot requests, {report.alerts_sent} alerts sent, {report.pushed} pushed, {report.failures} failures"
+    pushed = f"{report.pushed} pushed" if provider.name != "log" else f"{report.pushed} push notifications logged, not sent (JPUSH_APP_KEY is not set)"
+    return f"{report.requests} robot requests, {report.alerts_sent} alerts sent, {pushed}, {report.failures} failures"
 
 
 def _compact_change_log(context: JobContext) -> str:

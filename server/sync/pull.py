@@ -16,7 +16,7 @@ from sqlmodel import Session, func, select
 from server.models import Role, SyncChange, SyncClient, SyncCounter, User
 from core.wire import SYNCED_FIELDS
 from server.sync.entities import DERIVED_CUSTOMER_FIELDS, ENTITY_MODELS, NameCache, row_to_wire
-from server.sync.scopes import EVERYONE_ENTITIES
+from server.sync.scopes import EVERYONE_ENTITIES, PERSONAL_ENTITIES
 
 
 class ResyncRequired(Exception):
@@ -34,9 +34,9 @@ class PullPage:
 
 def audience_filter(user: User):
     """Return the WHERE clause selecting the change-log entries `user` receives."""
-    if user.role == Role.ADMIN:
-        return SyncChange.op != "evict"
     own = SyncChange.owner_id == user.id
+    if user.role == Role.ADMIN:
+        return and_(SyncChange.op != "evict", or_(SyncChange.entity.not_in(PERSONAL_ENTITIES), own))
     if user.role == Role.REGIONAL_LEAD and user.region_id is not None:
         return or_(own, SyncChange.region_id == user.region_id, _everyone())
     if user.role in (Role.CLERK, Role.STORE_MANAGER) and user.store_id is not None:

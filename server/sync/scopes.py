@@ -32,6 +32,10 @@ CUSTOMER_CHILDREN = ("contacts", "visits", "followups", "checklist_answers", "sc
 # Entities whose rows carry their member's store and go to that store's clerks and managers.
 STORE_CHILDREN = ("members", "member_purchases", "member_followups")
 
+# Entities whose rows go to one user's devices only (the audience's owner), whatever the role:
+# an admin sees every customer but not other users' inboxes, rejections or profile views.
+PERSONAL_ENTITIES: tuple[str, ...] = ("alerts", "rejections", "profile_views")
+
 # Entities every signed-in user receives: their change-log entries have no audience keys.
 # Only these entities are sent that way, so a row of another entity that lost its owner
 # and region (an unassigned customer) never goes to everyone.
