@@ -7,7 +7,7 @@ factory for a role whose home screen they provide.
 import uuid
 
 from mobile.navigation import CUSTOMER_SECTIONS, HOME_ACTIONS, HOME_SCREENS, ROUTES, RouteSpec
-from mobile.views.alerts import ALERTS_ROUTE, AlertDetailScreen, AlertInboxScreen, alerts_action
+from mobile.views.alerts import ALERTS_ROUTE, AlertDetailScreen, AlertInboxScreen, alert_customer_route, alert_route, alerts_action
 from mobile.views.battle_map import BattleMapScreen
 from mobile.views.content import ClauseLibraryScreen, InterventionChecklistScreen
 from mobile.views.customer_detail import CustomerDetailScreen, customer_route
@@ -29,6 +29,11 @@ def _clause_library(shell, params: dict[str, str]) -> ClauseLibraryScreen:
 
 def _intervention_checklist(shell, params: dict[str, str]) -> InterventionChecklistScreen:
     return InterventionChecklistScreen(shell, uuid.UUID(params["customer_id"]))
+
+
+def _alert_customer(shell, params: dict[str, str]) -> CustomerDetailScreen:
+    alert_id, customer_id = uuid.UUID(params["alert_id"]), uuid.UUID(params["customer_id"])
+    return CustomerDetailScreen(shell, customer_id, route=alert_customer_route(alert_id, customer_id))
 
 
 def _alert_detail(shell, params: dict[str, str]) -> AlertDetailScreen:
@@ -62,6 +67,11 @@ def register() -> None:
         RouteSpec("/customers/:customer_id/intervention", _intervention_checklist, parent=_customer_parent),
         RouteSpec(ALERTS_ROUTE, lambda shell, _params: AlertInboxScreen(shell)),
         RouteSpec(f"{ALERTS_ROUTE}/:alert_id", _alert_detail, parent=lambda _params: ALERTS_ROUTE),
+        RouteSpec(
+            f"{ALERTS_ROUTE}/:alert_id/customers/:customer_id",
+            _alert_customer,
+            parent=lambda params: alert_route(uuid.UUID(params["alert_id"])),
+        ),
         checkin.ROUTE,
         checklist.ROUTE,
         flags.ROUTE,

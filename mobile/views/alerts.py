@@ -39,6 +39,11 @@ DATA_KEYS = (
 _TIME_KEYS = ("last_followup_at", "band_since", "received_at")
 
 
+def alert_customer_route(alert_id: uuid.UUID, customer_id: uuid.UUID) -> str:
+    """Return the route of an alert's customer, opened from the alert."""
+    return f"{alert_route(alert_id)}/customers/{customer_id}"
+
+
 def alert_route(alert_id: uuid.UUID) -> str:
     return f"{ALERTS_ROUTE}/{alert_id}"
 
@@ -269,7 +274,8 @@ class AlertDetailScreen:
             buttons.append(ft.FilledButton(tr.t("battle.mark_done"), icon=ft.Icons.TASK_ALT, on_click=self._mark("done")))
         if customer_on_device:
             async def open_customer(_event: ft.Event) -> None:
-                await self._shell.open_customer(alert.customer_id)
+                # Under the alert, so going back returns to it.
+                await self._shell.go(alert_customer_route(alert.id, alert.customer_id))
 
             buttons.append(ft.OutlinedButton(tr.t("battle.open_customer"), icon=ft.Icons.STOREFRONT_OUTLINED, on_click=open_customer))
         return [ft.Row(buttons, wrap=True, spacing=8, run_spacing=8), self._notice]

@@ -19,7 +19,8 @@ def customer_route(customer_id: uuid.UUID) -> str:
 
 
 class CustomerDetailScreen:
-    def __init__(self, shell: Shell, customer_id: uuid.UUID) -> None:
+    def __init__(self, shell: Shell, customer_id: uuid.UUID, route: str | None = None) -> None:
+        """`route` is the screen's own route when it is opened from another screen (an alert), else /customers/<id>."""
         self._shell = shell
         self._customer_id = customer_id
         self._followup_form: VoiceFollowupForm | None = None
@@ -27,7 +28,7 @@ class CustomerDetailScreen:
 
         self.body = screen_body()
         self.view = ft.View(
-            route=customer_route(customer_id),
+            route=route or customer_route(customer_id),
             appbar=ft.AppBar(title=ft.Text(tr.t("customer.title"))),
             controls=[self.body],
             data=LIST_MAX_WIDTH,

@@ -318,3 +318,6 @@ def test_lead_marks_escalation_done(battle_client: str, demo_server: str, offlin
     expect(page.get_by_text(alert["data"]["customer_name"]).first).to_be_visible(timeout=STEP_TIMEOUT_MS)
     expect(page.get_by_text(ZH.t("battle.section_title"))).to_be_visible(timeout=STEP_TIMEOUT_MS)
     save_screenshot(page, "alert-customer")
+    # Back from that customer returns to the alert, not to the home screen.
+    page.get_by_role("button", name=ZH.t("common.back")).click()
+    expect(page.get_by_role("button", name=ZH.t("battle.open_customer"))).to_be_visible(timeout=STEP_TIMEOUT_MS)
