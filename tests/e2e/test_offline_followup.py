@@ -38,6 +38,7 @@ def test_followup_saved_offline_syncs_later(proxied_web_client, demo_api, offlin
     proxy.drop_request = lambda number, line: True
     first_row = page.get_by_role("button", name=re.compile("有限公司")).first
     first_row.click()
+    expect(page.get_by_role("heading", name=ZH.t("customer.title"))).to_be_visible(timeout=STEP_TIMEOUT_MS)
     # The follow-up form sits under the check-in and score sections, below the fold on a phone.
     scroll_into_view(page, page.get_by_role("textbox", name=ZH.t("customer.followup_label")))
     fill_text_field(page, ZH.t("customer.followup_label"), FOLLOWUP_TEXT)
