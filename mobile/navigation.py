@@ -6,8 +6,8 @@ customer and then to the home screen. Each feature adds its screens to ROUTES an
 role whose home screen it provides, to HOME_SCREENS.
 
 Screens are objects with a `view` (an ft.View whose route is the screen's route)
-and an async `load()` that reads their data; the app calls `load()` once when the
-screen is created and again after a sync brought new data while it is shown.
+and an async `load()` that reads their data. The app calls `load()` once when the
+screen is created, and again after a sync brings new data while it is shown.
 """
 
 from collections.abc import Callable

@@ -49,7 +49,7 @@ class LocationSource(Protocol):
     """A source of position fixes for the check-in screen."""
 
     async def read(self) -> LocationReading:
-        """Request a fresh fix; never raises for denied permission, services off or timeouts."""
+        """Request a fresh fix. Denied permission, services off and time-outs come back as the reading's state, not as exceptions."""
 
     async def request_permission(self) -> LocationState | None:
         """Ask the user for location access; return the denial state, or None once granted."""

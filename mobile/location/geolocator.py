@@ -32,7 +32,7 @@ _DENIED_STATUSES = {
     "denied": LocationState.PERMISSION_DENIED,
     "deniedForever": LocationState.PERMISSION_DENIED_FOREVER,
 }
-# Seconds for calls that answer at once (status, services).
+# Seconds for calls that normally return at once (status, services).
 _QUICK_CALL_TIMEOUT_S = 5.0
 
 
@@ -115,7 +115,7 @@ class GeolocatorSource:
         try:
             status = await asyncio.wait_for(self._geolocator.request_permission(), self._permission_timeout_s)
         except TimeoutError:
-            # Seen when permission was already granted: the status call tells.
+            # Seen when permission was already granted, so read the status instead.
             status = await self._quick_call(self._geolocator.get_permission_status())
         except RuntimeError as error:
             log.warning("location permission request failed: %s", error)
@@ -158,7 +158,7 @@ class GeolocatorSource:
 
     @staticmethod
     async def _quick_call(call):
-        """Await a call that normally answers at once; return None if it fails or hangs."""
+        """Await a call that normally returns at once; return None if it fails or hangs."""
         try:
             return await asyncio.wait_for(call, _QUICK_CALL_TIMEOUT_S)
         except (TimeoutError, RuntimeError) as error:

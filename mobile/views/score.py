@@ -177,7 +177,7 @@ def _indicator_row(tr: Translator, indicator) -> ft.Control:
 
 
 def _next_step(shell: Shell, customer_id: uuid.UUID, band: str) -> list[ft.Control]:
-    """A green customer leads to the contract-clause library, a red one to the churn intervention checklist."""
+    """Build the next-step button: the contract-clause library for a green customer, the churn intervention checklist for a red one."""
     tr = shell.tr
     if band == GREEN:
         label, icon, route = tr.t("battle.open_clauses"), ft.Icons.GAVEL, clauses_route(customer_id)

@@ -46,7 +46,7 @@ def login(body: LoginRequest) -> LoginResponse:
             log.info("login failed for login name of length %d", len(login_name))
             raise HTTPException(status.HTTP_401_UNAUTHORIZED, "Wrong username/phone or password.")
         if not user.is_active:
-            log.info("login refused for disabled user %s", user.id)
+            log.info("login rejected for disabled user %s", user.id)
             raise HTTPException(status.HTTP_403_FORBIDDEN, "This account is disabled: ask an administrator.")
         profile = to_user_public(session, user)
 

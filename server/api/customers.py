@@ -62,7 +62,7 @@ def get_customer(customer_id: uuid.UUID, user: CurrentUser, session: SessionDep)
 # ---- Check-in geofence radius -------------------------------------------------------------------
 
 # Smallest and largest radius an administrator may set, in metres. A fix must be accurate to
-# 40% of the radius (core.geofence.GeofencePolicy), so 50 m asks for 20 m, about the best a
+# 40% of the radius (core.geofence.GeofencePolicy), so 50 m requires 20 m, about the best a
 # phone reaches indoors; 5 km already covers an industrial park with its own gates.
 MIN_GEOFENCE_RADIUS_M = 50.0
 MAX_GEOFENCE_RADIUS_M = 5000.0

@@ -33,7 +33,7 @@ CUSTOMER_CHILDREN = ("contacts", "visits", "followups", "checklist_answers", "sc
 STORE_CHILDREN = ("members", "member_purchases", "member_followups")
 
 # Entities whose rows go to one user's devices only (the audience's owner), whatever the role:
-# an admin sees every customer but not other users' inboxes, rejections or profile views.
+# an admin receives every customer but not other users' inboxes, rejections or profile views.
 PERSONAL_ENTITIES: tuple[str, ...] = ("alerts", "rejections", "profile_views")
 
 # Entities every signed-in user receives: their change-log entries have no audience keys.

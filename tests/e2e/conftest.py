@@ -125,10 +125,10 @@ def pytest_collection_modifyitems(config, items) -> None:
     """Rerun a failed browser flow once.
 
     On the 2-core CI machine two flows run at once, each with a server, a Flet web client
-    and Chromium, and a step occasionally outlasts its 20 s wait (seen in about 1 of 4 full
-    runs, each time in a different flow). A flow that fails twice fails the run. NOTE: this
-    hides a flow that fails intermittently for a real reason; the rerun shows in the
-    summary as "rerun".
+    and Chromium. A step occasionally outlasts its 20 s wait: seen in about 1 of 4 full runs,
+    each time in a different flow. A flow that fails twice fails the run.
+    NOTE: this hides a flow that fails intermittently for a real reason. The summary lists
+    each rerun.
     """
     for item in items:
         if item.get_closest_marker("e2e") is not None:
