@@ -45,6 +45,7 @@ class Received:
     query: dict
     body: dict
     at: float
+    headers: dict = field(default_factory=dict)
 
 
 @dataclass
@@ -62,7 +63,9 @@ class Receiver:
             def do_POST(self):  # noqa: N802 - the name http.server calls
                 length = int(self.headers.get("Content-Length", 0))
                 parts = urllib.parse.urlsplit(self.path)
-                received = Received(parts.path, dict(urllib.parse.parse_qsl(parts.query)), json.loads(self.rfile.read(length)), time.time())
+                received = Received(
+                    parts.path, dict(urllib.parse.parse_qsl(parts.query)), json.loads(self.rfile.read(length)), time.time(), dict(self.headers),
+                )
                 receiver.requests.append(received)
                 reply = receiver.answer(len(receiver.requests), received)
                 if reply is None:
